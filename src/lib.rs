@@ -1,0 +1,3 @@
+//! lin6: IPv6 mobility by identifier/locator split (LIN6).
+//!
+//! The library shared by `lin6ctl`, `lin6resolvd`, `lin6agentd` and `lsd`.
