@@ -1,3 +1,8 @@
 //! lin6: IPv6 mobility by identifier/locator split (LIN6).
 //!
 //! The library shared by `lin6ctl`, `lin6resolvd`, `lin6agentd` and `lsd`.
+
+pub mod addr;
+pub mod auth;
+pub mod ls;
+pub mod wire;
