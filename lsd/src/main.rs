@@ -1,1 +1,80 @@
-fn main() {}
+//! lsd: command line, logging, signals. Everything else is in the library.
+
+use clap::Parser;
+use lsd::config::Config;
+use lsd::subscribers::ConfigSubscribers;
+use std::process::ExitCode;
+use tracing::{error, info};
+
+/// LIN6 load-sharing server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// YAML configuration file.
+    #[arg(short, long, default_value = "/etc/lin6/lsd.yaml")]
+    config: String,
+    /// Check the configuration and exit.
+    #[arg(long)]
+    check: bool,
+    /// Log filter (tracing EnvFilter syntax); RUST_LOG wins if set.
+    #[arg(long, default_value = "info")]
+    log: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    let cfg = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.check {
+        println!("{}: ok", args.config);
+        return ExitCode::SUCCESS;
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let subs = Box::new(ConfigSubscribers(cfg.subscribers.clone()));
+        let running = match lsd::spawn(cfg, subs).await {
+            Ok(r) => r,
+            Err(e) => {
+                error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        wait_for_signal().await;
+        info!("shutting down");
+        running.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

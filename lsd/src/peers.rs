@@ -1,0 +1,180 @@
+//! Contact with the other LSs (paper §IV.D). Over UDP "connected" means "we
+//! have heard an authenticated message from it". On start an LS sends each
+//! peer LSS_SYNC_REQUEST and repeats it every retry interval until the peer
+//! answers or the number of tries runs out. A peer that gave up on may still
+//! come back: anything authenticated from it marks it up again.
+
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerStatus {
+    /// Sync requested, no answer yet.
+    Trying {
+        tries: u32,
+    },
+    Up,
+    /// Out of tries; waiting for the peer to come to us.
+    GaveUp,
+}
+
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub status: PeerStatus,
+    next_try: Option<Instant>,
+    pub last_heard: Option<Instant>,
+}
+
+#[derive(Debug)]
+pub struct Peers {
+    list: Vec<Peer>,
+    retry: Duration,
+    max_tries: u32,
+}
+
+impl Peers {
+    pub fn new(
+        addrs: impl IntoIterator<Item = SocketAddr>,
+        retry: Duration,
+        max_tries: u32,
+    ) -> Self {
+        let mut list: Vec<Peer> = addrs
+            .into_iter()
+            .map(|addr| Peer {
+                addr: canonical(addr),
+                status: PeerStatus::Trying { tries: 0 },
+                next_try: None,
+                last_heard: None,
+            })
+            .collect();
+        list.dedup_by_key(|p| p.addr);
+        Peers {
+            list,
+            retry,
+            max_tries,
+        }
+    }
+
+    pub fn addrs(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.list.iter().map(|p| p.addr)
+    }
+
+    pub fn list(&self) -> &[Peer] {
+        &self.list
+    }
+
+    pub fn is_peer(&self, addr: SocketAddr) -> bool {
+        let a = canonical(addr);
+        self.list.iter().any(|p| p.addr == a)
+    }
+
+    pub fn up_count(&self) -> usize {
+        self.list
+            .iter()
+            .filter(|p| p.status == PeerStatus::Up)
+            .count()
+    }
+
+    /// Peers due a sync request now (first try included); schedules the next.
+    pub fn due(&mut self, now: Instant) -> Vec<SocketAddr> {
+        let mut out = Vec::new();
+        for p in &mut self.list {
+            if let PeerStatus::Trying { tries } = p.status
+                && p.next_try.is_none_or(|t| t <= now)
+            {
+                if tries >= self.max_tries {
+                    p.status = PeerStatus::GaveUp;
+                    p.next_try = None;
+                    continue;
+                }
+                p.status = PeerStatus::Trying { tries: tries + 1 };
+                p.next_try = Some(now + self.retry);
+                out.push(p.addr);
+            }
+        }
+        out
+    }
+
+    /// Records an authenticated message from `addr`.
+    pub fn heard_from(&mut self, now: Instant, addr: SocketAddr) {
+        let a = canonical(addr);
+        if let Some(p) = self.list.iter_mut().find(|p| p.addr == a) {
+            p.status = PeerStatus::Up;
+            p.next_try = None;
+            p.last_heard = Some(now);
+        }
+    }
+
+    pub fn next_try(&self) -> Option<Instant> {
+        self.list.iter().filter_map(|p| p.next_try).min()
+    }
+}
+
+/// Peers are compared as IPv6 socket addresses, so `127.0.0.1:7311` in the
+/// config matches `[::ffff:127.0.0.1]:7311` seen on a dual-stack socket.
+pub fn canonical(a: SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V4(v4) => SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port()),
+        SocketAddr::V6(v6) => SocketAddr::new((*v6.ip()).into(), v6.port()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peers() -> Peers {
+        Peers::new(
+            ["[::1]:1".parse().unwrap(), "[::1]:2".parse().unwrap()],
+            Duration::from_secs(2),
+            3,
+        )
+    }
+
+    #[test]
+    fn sync_is_retried_at_the_interval_up_to_the_maximum_then_given_up() {
+        let t0 = Instant::now();
+        let mut p = peers();
+        assert_eq!(p.due(t0).len(), 2);
+        assert!(p.due(t0 + Duration::from_secs(1)).is_empty());
+        assert_eq!(p.due(t0 + Duration::from_secs(2)).len(), 2);
+        assert_eq!(p.due(t0 + Duration::from_secs(4)).len(), 2);
+        // Three tries made: the next due time gives up instead of sending.
+        assert!(p.due(t0 + Duration::from_secs(6)).is_empty());
+        assert!(p.list().iter().all(|x| x.status == PeerStatus::GaveUp));
+        assert_eq!(p.next_try(), None);
+    }
+
+    #[test]
+    fn hearing_from_a_peer_stops_retries_and_revives_a_given_up_one() {
+        let t0 = Instant::now();
+        let mut p = peers();
+        p.due(t0);
+        p.heard_from(t0, "[::1]:1".parse().unwrap());
+        assert_eq!(
+            p.due(t0 + Duration::from_secs(2)),
+            vec!["[::1]:2".parse().unwrap()]
+        );
+        for i in 2..10 {
+            p.due(t0 + Duration::from_secs(2 * i));
+        }
+        assert_eq!(p.list()[1].status, PeerStatus::GaveUp);
+        p.heard_from(t0, "[::1]:2".parse().unwrap());
+        assert_eq!(p.up_count(), 2);
+    }
+
+    #[test]
+    fn v4_and_v4_mapped_forms_name_the_same_peer() {
+        let p = Peers::new(
+            ["127.0.0.1:7311".parse().unwrap()],
+            Duration::from_secs(1),
+            1,
+        );
+        assert!(p.is_peer("[::ffff:127.0.0.1]:7311".parse().unwrap()));
+        assert!(!p.is_peer("[::ffff:127.0.0.1]:7312".parse().unwrap()));
+    }
+}

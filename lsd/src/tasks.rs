@@ -1,0 +1,180 @@
+//! The event loop and the metrics listener. One task owns the sockets and
+//! feeds the state machine; it never waits on anything but the sockets and
+//! the next timer, so a slow MA or user cannot stall it.
+
+use crate::config::Config;
+use crate::error::LsdError;
+use crate::events::{Lsd, Sock};
+use crate::metrics::Metrics;
+use crate::network::Sockets;
+use crate::subscribers::SubscriberLevels;
+use lin6::auth::unix_now;
+use lin6::ls::MAX_DATAGRAM;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep_until, timeout};
+use tracing::{info, warn};
+
+/// A running daemon. Dropping it does not stop it; call [`Running::shutdown`].
+pub struct Running {
+    pub ls_addr: SocketAddr,
+    pub peer_addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
+    state: Arc<Mutex<Lsd>>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Runs `f` on the state. The lock is held only for `f`; keep it short.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Lsd) -> R) -> R {
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g)
+    }
+
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Binds the sockets and starts the event loop (and the metrics listener if
+/// configured). Errors here are configuration or bind errors.
+pub async fn spawn(
+    cfg: Config,
+    subscribers: Box<dyn SubscriberLevels>,
+) -> Result<Running, LsdError> {
+    let lsd = Lsd::new(&cfg, subscribers, Instant::now(), unix_now())?;
+    let metrics = lsd.metrics();
+    let socks = Sockets::bind(&cfg).await?;
+    let (ls_addr, peer_addr) = socks.local_addrs()?;
+    let state = Arc::new(Mutex::new(lsd));
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = vec![tokio::spawn(event_loop(
+        socks,
+        state.clone(),
+        metrics.clone(),
+        stop_rx.clone(),
+    ))];
+    let mut metrics_addr = None;
+    if let Some(addr) = cfg.metrics_listen {
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|source| LsdError::Bind {
+                what: "metrics listener (metrics_listen)",
+                addr,
+                source,
+            })?;
+        metrics_addr = l.local_addr().ok();
+        tasks.push(tokio::spawn(serve_metrics(
+            l,
+            state.clone(),
+            metrics,
+            stop_rx,
+        )));
+    }
+    info!(%ls_addr, %peer_addr, ?metrics_addr, "lsd running");
+    Ok(Running {
+        ls_addr,
+        peer_addr,
+        metrics_addr,
+        state,
+        stop,
+        tasks,
+    })
+}
+
+async fn event_loop(
+    socks: Sockets,
+    state: Arc<Mutex<Lsd>>,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    // One byte more than the largest valid datagram, so that an oversized one
+    // shows up as oversized rather than silently truncated to a valid length.
+    let mut b1 = vec![0u8; MAX_DATAGRAM + 1];
+    let mut b2 = vec![0u8; MAX_DATAGRAM + 1];
+    let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let wake = lock().next_wake();
+        let outs = tokio::select! {
+            r = socks.ls.recv_from(&mut b1) => match r {
+                Ok((n, from)) => lock().handle(Instant::now(), unix_now(), Sock::Ls, from, &b1[..n]),
+                Err(e) => { warn!("receive on MA/user socket: {e}"); Vec::new() }
+            },
+            r = socks.peer.recv_from(&mut b2) => match r {
+                Ok((n, from)) => lock().handle(Instant::now(), unix_now(), Sock::Peer, from, &b2[..n]),
+                Err(e) => { warn!("receive on peer socket: {e}"); Vec::new() }
+            },
+            _ = sleep_until(wake) => lock().tick(Instant::now(), unix_now()),
+            _ = stop.changed() => break,
+        };
+        for o in &outs {
+            socks.send(o, &metrics).await;
+        }
+    }
+}
+
+/// Requests larger than this are refused: we only serve two GET paths.
+const MAX_REQUEST: usize = 4096;
+
+/// A deliberately tiny HTTP/1.0 responder: `/metrics` (Prometheus text) and
+/// `/state` (JSON tables). One connection at a time with a short timeout,
+/// which is plenty for a scraper and cannot starve the event loop.
+async fn serve_metrics(
+    l: TcpListener,
+    state: Arc<Mutex<Lsd>>,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let conn = tokio::select! {
+            c = l.accept() => c,
+            _ = stop.changed() => break,
+        };
+        let Ok((mut s, _)) = conn else { continue };
+        let r = timeout(Duration::from_secs(2), async {
+            let mut buf = Vec::with_capacity(512);
+            let mut chunk = [0u8; 512];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < MAX_REQUEST {
+                let n = s.read(&mut chunk).await?;
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let line = String::from_utf8_lossy(&buf);
+            let path = line.split_whitespace().nth(1).unwrap_or("");
+            let (status, ctype, body) = match path {
+                "/metrics" => ("200 OK", "text/plain; version=0.0.4", metrics.render()),
+                "/state" => {
+                    let snap = state
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .snapshot(Instant::now());
+                    let json = serde_json::to_string_pretty(&snap).unwrap_or_default();
+                    ("200 OK", "application/json", json)
+                }
+                _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
+            };
+            let head = format!(
+                "HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).await?;
+            s.write_all(body.as_bytes()).await?;
+            s.shutdown().await
+        })
+        .await;
+        if let Ok(Err(e)) = r {
+            warn!("metrics connection: {e}");
+        }
+    }
+}
