@@ -66,6 +66,13 @@ pub struct Lsd {
     metrics: Arc<Metrics>,
 }
 
+fn clock_ms() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u32)
+        .unwrap_or(0)
+}
+
 fn v6(a: SocketAddr) -> SocketAddrV6 {
     match canonical(a) {
         SocketAddr::V6(v) => v,
@@ -74,9 +81,10 @@ fn v6(a: SocketAddr) -> SocketAddrV6 {
 }
 
 impl Lsd {
-    /// `unix` seeds the outgoing sequence from the clock, so that after a
-    /// restart our sequence numbers are still newer than the ones the peers
-    /// and MAs remember from before (1000 per second of wall time).
+    /// The outgoing sequence starts at the wall clock in milliseconds (mod
+    /// 2^32), so that after a restart our sequence numbers are still newer
+    /// than the ones peers and MAs remember from before, as long as we sent
+    /// fewer than 1000 messages per second on average.
     pub fn new(
         cfg: &Config,
         subscribers: Box<dyn SubscriberLevels>,
@@ -104,9 +112,10 @@ impl Lsd {
                 cfg.peers.iter().copied(),
                 cfg.retry_interval(),
                 cfg.peering.max_tries,
+                now,
             ),
             replay: ReplayWindow::new(cfg.clock_skew_s),
-            sequence: unix.wrapping_mul(1000),
+            sequence: clock_ms(),
             probes: cfg.decision.probes,
             rtt_deadline: cfg.rtt_deadline(),
             next_sweep: now + SWEEP_EVERY,

@@ -37,17 +37,19 @@ pub struct Peers {
 }
 
 impl Peers {
+    /// The first sync request to every peer is due at `now`.
     pub fn new(
         addrs: impl IntoIterator<Item = SocketAddr>,
         retry: Duration,
         max_tries: u32,
+        now: Instant,
     ) -> Self {
         let mut list: Vec<Peer> = addrs
             .into_iter()
             .map(|addr| Peer {
                 addr: canonical(addr),
                 status: PeerStatus::Trying { tries: 0 },
-                next_try: None,
+                next_try: Some(now),
                 last_heard: None,
             })
             .collect();
@@ -84,7 +86,7 @@ impl Peers {
         let mut out = Vec::new();
         for p in &mut self.list {
             if let PeerStatus::Trying { tries } = p.status
-                && p.next_try.is_none_or(|t| t <= now)
+                && p.next_try.is_some_and(|t| t <= now)
             {
                 if tries >= self.max_tries {
                     p.status = PeerStatus::GaveUp;
@@ -127,18 +129,20 @@ pub fn canonical(a: SocketAddr) -> SocketAddr {
 mod tests {
     use super::*;
 
-    fn peers() -> Peers {
+    fn peers(now: Instant) -> Peers {
         Peers::new(
             ["[::1]:1".parse().unwrap(), "[::1]:2".parse().unwrap()],
             Duration::from_secs(2),
             3,
+            now,
         )
     }
 
     #[test]
     fn sync_is_retried_at_the_interval_up_to_the_maximum_then_given_up() {
         let t0 = Instant::now();
-        let mut p = peers();
+        let mut p = peers(t0);
+        assert_eq!(p.next_try(), Some(t0));
         assert_eq!(p.due(t0).len(), 2);
         assert!(p.due(t0 + Duration::from_secs(1)).is_empty());
         assert_eq!(p.due(t0 + Duration::from_secs(2)).len(), 2);
@@ -152,7 +156,7 @@ mod tests {
     #[test]
     fn hearing_from_a_peer_stops_retries_and_revives_a_given_up_one() {
         let t0 = Instant::now();
-        let mut p = peers();
+        let mut p = peers(t0);
         p.due(t0);
         p.heard_from(t0, "[::1]:1".parse().unwrap());
         assert_eq!(
@@ -173,6 +177,7 @@ mod tests {
             ["127.0.0.1:7311".parse().unwrap()],
             Duration::from_secs(1),
             1,
+            Instant::now(),
         );
         assert!(p.is_peer("[::ffff:127.0.0.1]:7311".parse().unwrap()));
         assert!(!p.is_peer("[::ffff:127.0.0.1]:7312".parse().unwrap()));
