@@ -5,4 +5,5 @@
 pub mod addr;
 pub mod auth;
 pub mod ls;
+pub mod netlink;
 pub mod wire;

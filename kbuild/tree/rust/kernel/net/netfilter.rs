@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Netfilter hooks.
+//!
+//! C header: [`include/linux/netfilter.h`](srctree/include/linux/netfilter.h)
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::{
+    bindings,
+    error::to_result,
+    net::{netns::Net, skbuff::SkBuff},
+    prelude::*,
+    types::Opaque,
+};
+
+/// What a hook decides for a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Continue traversal.
+    Accept,
+    /// Free the packet.
+    Drop,
+    /// The hook took the packet (queued it, freed it): the stack forgets it.
+    Stolen,
+}
+
+impl Verdict {
+    fn to_raw(self) -> u32 {
+        match self {
+            Verdict::Accept => bindings::NF_ACCEPT,
+            Verdict::Drop => bindings::NF_DROP,
+            Verdict::Stolen => bindings::NF_STOLEN,
+        }
+    }
+}
+
+/// The IPv6 hook points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ipv6Hook {
+    /// Every packet that arrives, before routing.
+    PreRouting,
+    /// Packets for this host, after routing.
+    LocalIn,
+    /// Forwarded packets.
+    Forward,
+    /// Packets this host sends, before routing is final.
+    LocalOut,
+    /// Every packet that leaves.
+    PostRouting,
+}
+
+impl Ipv6Hook {
+    fn to_raw(self) -> u32 {
+        match self {
+            Ipv6Hook::PreRouting => bindings::nf_inet_hooks_NF_INET_PRE_ROUTING,
+            Ipv6Hook::LocalIn => bindings::nf_inet_hooks_NF_INET_LOCAL_IN,
+            Ipv6Hook::Forward => bindings::nf_inet_hooks_NF_INET_FORWARD,
+            Ipv6Hook::LocalOut => bindings::nf_inet_hooks_NF_INET_LOCAL_OUT,
+            Ipv6Hook::PostRouting => bindings::nf_inet_hooks_NF_INET_POST_ROUTING,
+        }
+    }
+}
+
+/// Hook priorities (`enum nf_ip6_hook_priorities`): lower runs first.
+pub mod priority {
+    use crate::bindings;
+    /// Before everything.
+    pub const FIRST: i32 = bindings::nf_ip6_hook_priorities_NF_IP6_PRI_FIRST;
+    /// Where fragments are reassembled for conntrack.
+    pub const CONNTRACK_DEFRAG: i32 = bindings::nf_ip6_hook_priorities_NF_IP6_PRI_CONNTRACK_DEFRAG;
+    /// Connection tracking.
+    pub const CONNTRACK: i32 = bindings::nf_ip6_hook_priorities_NF_IP6_PRI_CONNTRACK;
+    /// After everything.
+    pub const LAST: i32 = bindings::nf_ip6_hook_priorities_NF_IP6_PRI_LAST;
+}
+
+/// The context a hook runs in.
+pub struct HookState<'a>(&'a bindings::nf_hook_state);
+
+impl<'a> HookState<'a> {
+    /// The namespace the packet is in.
+    pub fn net(&self) -> &'a Net {
+        // SAFETY: the core fills `net` with the live namespace whose hook
+        // runs, which outlives the hook call.
+        unsafe { Net::from_raw(self.0.net) }
+    }
+
+    /// The sending socket at LOCAL_OUT, or null.
+    pub fn sk(&self) -> *mut bindings::sock {
+        self.0.sk
+    }
+}
+
+/// An IPv6 netfilter hook function.
+pub trait Ipv6HookFn: 'static {
+    /// Where it hooks.
+    const HOOK: Ipv6Hook;
+    /// Its priority (lower runs first; see `enum nf_ip6_hook_priorities`).
+    const PRIORITY: i32;
+    /// Looks at, and may rewrite, one packet.
+    fn hook(skb: &mut SkBuff, state: &HookState<'_>) -> Verdict;
+}
+
+/// A hook registered in one namespace; unregistered when dropped.
+pub struct HookRegistration {
+    ops: Opaque<bindings::nf_hook_ops>,
+    net: *mut bindings::net,
+    registered: AtomicBool,
+}
+
+// SAFETY: the registration is only a handle to unregister with; the core
+// synchronises use of `ops`.
+unsafe impl Send for HookRegistration {}
+// SAFETY: as above; no `&self` method touches the C state.
+unsafe impl Sync for HookRegistration {}
+
+impl HookRegistration {
+    /// Registers `H` in `net`.
+    ///
+    /// The namespace must outlive the registration: keep it in the
+    /// namespace's own state and drop it in `PernetState::pre_exit` or exit.
+    pub fn new<H: Ipv6HookFn>(net: &Net) -> impl PinInit<Self, Error> + '_ {
+        let init = move |this: *mut Self| {
+            // SAFETY: `this` is pinned, uninitialised storage for `Self`; we
+            // fill every field before registering, and a zeroed
+            // `nf_hook_ops` is valid before its user part is set.
+            unsafe {
+                let ops = Opaque::raw_get(core::ptr::addr_of!((*this).ops));
+                ops.write(core::mem::zeroed());
+                (*ops).hook = Some(Self::trampoline::<H>);
+                (*ops).pf = bindings::NFPROTO_IPV6 as u8;
+                (*ops).hooknum = H::HOOK.to_raw();
+                (*ops).priority = H::PRIORITY;
+                core::ptr::addr_of_mut!((*this).net).write(net.as_ptr());
+                core::ptr::addr_of_mut!((*this).registered).write(AtomicBool::new(true));
+                to_result(bindings::nf_register_net_hook(net.as_ptr(), ops))
+            }
+        };
+        // SAFETY: the closure initialises all of `Self` on success and leaves
+        // nothing registered on failure.
+        unsafe { crate::init::pin_init_from_closure(init) }
+    }
+
+    unsafe extern "C" fn trampoline<H: Ipv6HookFn>(
+        _priv: *mut core::ffi::c_void,
+        skb: *mut bindings::sk_buff,
+        state: *const bindings::nf_hook_state,
+    ) -> u32 {
+        // SAFETY: the core passes a packet the hook may modify and a valid
+        // state, both for the duration of the call.
+        let (skb, state) = unsafe { (SkBuff::from_raw(skb), HookState(&*state)) };
+        H::hook(skb, &state).to_raw()
+    }
+}
+
+impl HookRegistration {
+    /// Unregisters now (once). A hook call already running may still be
+    /// running on return: wait a grace period before freeing what it uses.
+    pub fn unregister(&self) {
+        if self.registered.swap(false, Ordering::AcqRel) {
+            // SAFETY: registered in `new` on `net`, which the owner keeps
+            // alive; the flag makes this happen once.
+            unsafe { bindings::nf_unregister_net_hook(self.net, self.ops.get()) };
+        }
+    }
+}
+
+impl Drop for HookRegistration {
+    fn drop(&mut self) {
+        self.unregister();
+    }
+}

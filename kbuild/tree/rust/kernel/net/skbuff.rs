@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Socket buffers, as far as an IPv6 address-rewriting hook needs them.
+//!
+//! C headers: [`include/linux/skbuff.h`](srctree/include/linux/skbuff.h),
+//! [`include/net/ipv6.h`](srctree/include/net/ipv6.h)
+
+use crate::{bindings, error::to_result, net::netns::Net, prelude::*, types::Opaque};
+use core::ptr;
+
+/// An IPv6 address in network byte order.
+pub type In6Addr = [u8; 16];
+
+const IPV6_HDR_LEN: usize = 40;
+const SADDR_OFF: usize = 8;
+const DADDR_OFF: usize = 24;
+const NEXTHDR_TCP: u8 = 6;
+const NEXTHDR_UDP: u8 = 17;
+const NEXTHDR_ICMP: u8 = 58;
+/// A UDP checksum that computes to zero is sent as all ones (RFC 8200 8.1).
+const CSUM_MANGLED_0: u16 = 0xffff;
+
+/// The fixed IPv6 header fields a translator reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv6Header {
+    /// The next header after the fixed header.
+    pub nexthdr: u8,
+    /// Source address.
+    pub saddr: In6Addr,
+    /// Destination address.
+    pub daddr: In6Addr,
+}
+
+/// Where the transport header is, if the packet has one we can reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transport {
+    /// The upper-layer protocol (after extension headers).
+    pub proto: u8,
+    /// Offset of its header from `skb->data`.
+    pub offset: usize,
+    /// Whether this is a fragment other than the first: no transport header.
+    pub later_fragment: bool,
+}
+
+/// A socket buffer that the caller may modify (a netfilter hook's packet).
+#[repr(transparent)]
+pub struct SkBuff(Opaque<bindings::sk_buff>);
+
+impl SkBuff {
+    /// Borrows the buffer behind `ptr` mutably.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a valid `sk_buff` that the caller owns or may modify (a
+    /// netfilter hook's packet) for `'a`, and nothing else touches it then.
+    pub unsafe fn from_raw<'a>(ptr: *mut bindings::sk_buff) -> &'a mut SkBuff {
+        // SAFETY: transparent wrapper; validity and exclusivity per contract.
+        unsafe { &mut *ptr.cast() }
+    }
+
+    /// The raw pointer.
+    pub fn as_ptr(&self) -> *mut bindings::sk_buff {
+        self.0.get()
+    }
+
+    /// Total length of the data (linear and paged).
+    pub fn len(&self) -> u32 {
+        // SAFETY: `self` is a valid skb.
+        unsafe { (*self.as_ptr()).len }
+    }
+
+    /// Whether the buffer holds no data.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Offset of the network header from `skb->data`.
+    pub fn network_offset(&self) -> usize {
+        // SAFETY: `self` is a valid skb.
+        let off = unsafe { bindings::skb_network_offset(self.as_ptr()) };
+        usize::try_from(off).unwrap_or(0)
+    }
+
+    fn network_header(&self) -> *mut u8 {
+        // SAFETY: `self` is a valid skb; the pointer is used only after a
+        // length check against the linear area.
+        unsafe { bindings::skb_network_header(self.as_ptr()) }
+    }
+
+    fn headlen(&self) -> usize {
+        // SAFETY: `self` is a valid skb.
+        unsafe { bindings::skb_headlen(self.as_ptr()) as usize }
+    }
+
+    /// The fixed IPv6 header, if all of it sits in the linear area (the
+    /// IPv6 stack guarantees that at PRE_ROUTING and LOCAL_OUT).
+    pub fn ipv6_header(&self) -> Option<Ipv6Header> {
+        if self.headlen() < self.network_offset() + IPV6_HDR_LEN {
+            return None;
+        }
+        let nh = self.network_header();
+        let mut h = Ipv6Header {
+            nexthdr: 0,
+            saddr: [0; 16],
+            daddr: [0; 16],
+        };
+        // SAFETY: the 40 bytes from `nh` are in the linear area (checked
+        // above) and we hold the packet; unaligned reads of plain bytes.
+        unsafe {
+            h.nexthdr = *nh.add(6);
+            ptr::copy_nonoverlapping(nh.add(SADDR_OFF), h.saddr.as_mut_ptr(), 16);
+            ptr::copy_nonoverlapping(nh.add(DADDR_OFF), h.daddr.as_mut_ptr(), 16);
+        }
+        Some(h)
+    }
+
+    /// Finds the upper-layer header behind any extension headers.
+    pub fn ipv6_transport(&self) -> Option<Transport> {
+        let mut offset: u32 = 0;
+        let mut fragoff: u16 = 0;
+        let mut flags: i32 = 0;
+        // SAFETY: `self` is a valid IPv6 skb; the out-pointers are locals.
+        let proto = unsafe {
+            bindings::ipv6_find_hdr(self.as_ptr(), &mut offset, -1, &mut fragoff, &mut flags)
+        };
+        if proto < 0 {
+            return None;
+        }
+        Some(Transport {
+            proto: proto as u8,
+            offset: offset as usize,
+            later_fragment: fragoff != 0,
+        })
+    }
+
+    /// Copies `buf.len()` bytes from `offset` (linear or paged data).
+    pub fn copy_bits(&self, offset: usize, buf: &mut [u8]) -> Result {
+        let off = i32::try_from(offset).map_err(|_| EINVAL)?;
+        let len = i32::try_from(buf.len()).map_err(|_| EINVAL)?;
+        // SAFETY: `self` is a valid skb; the C side checks the range against
+        // the data and writes at most `len` bytes to `buf`.
+        to_result(unsafe { bindings::skb_copy_bits(self.as_ptr(), off, buf.as_mut_ptr().cast(), len) })
+    }
+
+    /// Makes the first `len` bytes private and linear, so they may be written.
+    pub fn ensure_writable(&mut self, len: usize) -> Result {
+        let len = u32::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: `self` is an skb we may modify.
+        to_result(unsafe { bindings::skb_ensure_writable(self.as_ptr(), len) })
+    }
+
+    /// Rewrites the IPv6 source and/or destination address, and adjusts the
+    /// TCP, UDP or ICMPv6 checksum for the pseudo-header change, so the wire
+    /// and the receiver both see a valid checksum, CHECKSUM_PARTIAL included.
+    /// Later fragments carry no transport header and only get the addresses.
+    pub fn rewrite_ipv6_addrs(&mut self, saddr: Option<&In6Addr>, daddr: Option<&In6Addr>) -> Result {
+        let hdr = self.ipv6_header().ok_or(EINVAL)?;
+        let net_off = self.network_offset();
+        let csum_at = match self.ipv6_transport() {
+            Some(t) if !t.later_fragment => match t.proto {
+                NEXTHDR_TCP => Some((t.offset + 16, false)),
+                NEXTHDR_UDP => Some((t.offset + 6, true)),
+                NEXTHDR_ICMP => Some((t.offset + 2, false)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let writable = match csum_at {
+            Some((off, _)) => off + 2,
+            None => net_off + IPV6_HDR_LEN,
+        };
+        if (self.len() as usize) < writable {
+            // A transport header cut short: nothing safe to rewrite.
+            return Err(EINVAL);
+        }
+        self.ensure_writable(writable)?;
+
+        if let Some((off, udp)) = csum_at {
+            // SAFETY: `ensure_writable` made the first `off + 2` bytes from
+            // `skb->data` linear and private to us.
+            unsafe {
+                let data = (*self.as_ptr()).data;
+                let sum = data.add(off).cast::<u16>();
+                // UDP's zero means "no checksum": leave it so.
+                let skip = udp && sum.read_unaligned() == 0 && !self.checksum_partial();
+                if !skip {
+                    for (old, new) in [(&hdr.saddr, saddr), (&hdr.daddr, daddr)] {
+                        if let Some(new) = new {
+                            self.csum_replace16(sum, old, new);
+                        }
+                    }
+                    if udp && sum.read_unaligned() == 0 && !self.checksum_partial() {
+                        sum.write_unaligned(CSUM_MANGLED_0);
+                    }
+                }
+            }
+        }
+
+        let nh = self.network_header();
+        // SAFETY: the fixed header lies within the writable area made above.
+        unsafe {
+            if let Some(s) = saddr {
+                ptr::copy_nonoverlapping(s.as_ptr(), nh.add(SADDR_OFF), 16);
+            }
+            if let Some(d) = daddr {
+                ptr::copy_nonoverlapping(d.as_ptr(), nh.add(DADDR_OFF), 16);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the transport checksum is left for the device to finish.
+    pub fn checksum_partial(&self) -> bool {
+        // SAFETY: `self` is a valid skb.
+        unsafe { bindings::skb_ip_summed(self.as_ptr()) == bindings::CHECKSUM_PARTIAL as u8 }
+    }
+
+    /// # Safety
+    ///
+    /// `sum` points at the writable, linear checksum field of this skb.
+    unsafe fn csum_replace16(&mut self, sum: *mut u16, old: &In6Addr, new: &In6Addr) {
+        // SAFETY: per contract; the address arrays are 16 bytes, the four
+        // big-endian words the C function reads, and it copies them first.
+        unsafe {
+            bindings::inet_proto_csum_replace16(
+                sum.cast(),
+                self.as_ptr(),
+                old.as_ptr().cast(),
+                new.as_ptr().cast(),
+                true,
+            )
+        }
+    }
+
+    /// Routes the packet again after its destination changed (LOCAL_OUT).
+    pub fn ipv6_route_me_harder(&mut self, net: &Net, sk: *mut bindings::sock) -> Result {
+        // SAFETY: `self` is a locally generated IPv6 skb we may modify; `sk`
+        // is the hook state's socket (possibly null), valid during the hook.
+        to_result(unsafe { bindings::ip6_route_me_harder(net.as_ptr(), sk, self.as_ptr()) })
+    }
+}

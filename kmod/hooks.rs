@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The netfilter hooks: where packets meet the translation rules.
+//!
+//! LOCAL_OUT runs last, after every other hook has seen the LIN6
+//! addresses the sockets used; PRE_ROUTING runs before defragmentation and
+//! conntrack, so everything above IPv6 sees LIN6 addresses both ways.
+
+use crate::addr::In6;
+use crate::state::{now_secs, Lin6Net};
+use crate::stats::Counter;
+use crate::xlat::{self, In, Out};
+use kernel::net::netfilter::{priority, HookState, Ipv6Hook, Ipv6HookFn, Verdict};
+use kernel::net::skbuff::{Ipv6Header, SkBuff};
+use kernel::sync::rcu;
+
+const NEXTHDR_ICMP: u8 = 58;
+
+/// Neighbour Discovery and MLD speak of the link's real addresses: never
+/// translate them (RS/RA/NS/NA/redirect 133-137, MLD 130-132 and 143).
+fn is_nd_or_mld(skb: &SkBuff) -> bool {
+    let Some(t) = skb.ipv6_transport() else {
+        return false;
+    };
+    if t.proto != NEXTHDR_ICMP || t.later_fragment {
+        return false;
+    }
+    let mut ty = [0u8; 1];
+    skb.copy_bits(t.offset, &mut ty).is_ok() && matches!(ty[0], 130..=137 | 143)
+}
+
+/// Rewrites the packet; a packet too short to rewrite is dropped.
+fn rewrite(ns: &Lin6Net, skb: &mut SkBuff, src: Option<&In6>, dst: Option<&In6>) -> bool {
+    if skb.rewrite_ipv6_addrs(src, dst).is_ok() {
+        true
+    } else {
+        ns.stats.inc(Counter::DropMalformed);
+        false
+    }
+}
+
+pub(crate) struct OutHook;
+
+impl Ipv6HookFn for OutHook {
+    const HOOK: Ipv6Hook = Ipv6Hook::LocalOut;
+    const PRIORITY: i32 = priority::LAST - 1;
+
+    fn hook(skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
+        let net = state.net();
+        let (Some(ns), Some(Ipv6Header { saddr, daddr, .. })) = (Lin6Net::get(net), skb.ipv6_header()) else {
+            return Verdict::Accept;
+        };
+        let guard = rcu::read_lock();
+        let node = ns.node.get(&guard);
+        if node.id.is_none() {
+            return Verdict::Accept;
+        }
+        match xlat::output(node, ns.table.get(&guard), now_secs(), &saddr, &daddr) {
+            Out::Pass => Verdict::Accept,
+            Out::NoLocator => {
+                ns.stats.inc(Counter::DropNoLocator);
+                Verdict::Drop
+            }
+            Out::Miss(peer) => {
+                ns.stats.inc(Counter::Misses);
+                ns.stats.inc(Counter::DropNoMapping);
+                ns.report_miss(net, peer, &daddr, crate::uapi::miss_reason::NO_MAPPING);
+                Verdict::Drop
+            }
+            Out::Translate { src, dst } => {
+                if !rewrite(ns, skb, Some(&src), dst.as_ref()) {
+                    return Verdict::Drop;
+                }
+                // The route was chosen for the LIN6 destination (linsix0):
+                // find the one to the locator.
+                if dst.is_some() && skb.ipv6_route_me_harder(net, state.sk()).is_err() {
+                    ns.stats.inc(Counter::DropMalformed);
+                    return Verdict::Drop;
+                }
+                ns.stats.inc(Counter::TranslatedOut);
+                Verdict::Accept
+            }
+        }
+    }
+}
+
+pub(crate) struct InHook;
+
+impl Ipv6HookFn for InHook {
+    const HOOK: Ipv6Hook = Ipv6Hook::PreRouting;
+    const PRIORITY: i32 = priority::CONNTRACK_DEFRAG - 10;
+
+    fn hook(skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
+        let net = state.net();
+        let (Some(ns), Some(Ipv6Header { saddr, daddr, .. })) = (Lin6Net::get(net), skb.ipv6_header()) else {
+            return Verdict::Accept;
+        };
+        let guard = rcu::read_lock();
+        let node = ns.node.get(&guard);
+        if node.id.is_none() {
+            return Verdict::Accept;
+        }
+        match xlat::input(node, ns.table.get(&guard), now_secs(), &saddr, &daddr) {
+            In::Pass => Verdict::Accept,
+            In::Translate { src, dst, check } => {
+                if is_nd_or_mld(skb) {
+                    return Verdict::Accept;
+                }
+                if !rewrite(ns, skb, src.as_ref(), Some(&dst)) {
+                    return Verdict::Drop;
+                }
+                if let Some((peer, reason)) = check {
+                    ns.stats.inc(Counter::Misses);
+                    ns.report_miss(net, peer, &saddr, reason);
+                }
+                ns.stats.inc(Counter::TranslatedIn);
+                Verdict::Accept
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! LIN6: IPv6 mobility by identifier/locator split.
+//!
+//! Sockets see LIN6 addresses (the LIN6 prefix + a Node ID); the wire sees
+//! locators (a routable prefix + the same Node ID). Netfilter hooks
+//! translate between the two with the Mapping Table, per network namespace.
+
+use kernel::net::genetlink::{Family, FamilyRegistration};
+use kernel::net::netns::{Pernet, PernetRegistration};
+use kernel::prelude::*;
+use kernel::sync::rcu;
+
+mod addr;
+mod events;
+mod hooks;
+mod netlink;
+mod node;
+mod state;
+mod stats;
+mod table;
+#[allow(dead_code)]
+mod uapi;
+mod xlat;
+
+module! {
+    type: Lin6,
+    name: "lin6",
+    author: "lin6 developers",
+    description: "LIN6 identifier/locator translation",
+    license: "GPL",
+}
+
+static PERNET: Pernet<state::Lin6Net> = Pernet::new();
+static FAMILY: Family<netlink::Lin6Genl> = Family::new();
+
+/// Waits for the RCU callbacks that free old snapshots: they run module
+/// code, so the module must not go before they have.
+struct RcuBarrier;
+
+impl Drop for RcuBarrier {
+    fn drop(&mut self) {
+        rcu::barrier();
+        pr_info!("unloaded\n");
+    }
+}
+
+struct Lin6 {
+    // Dropped in this order: no netlink request can reach a namespace's
+    // state once that state is gone, and no RCU callback outlives the code.
+    _genl: FamilyRegistration<netlink::Lin6Genl>,
+    _pernet: PernetRegistration<state::Lin6Net>,
+    _rcu: RcuBarrier,
+}
+
+impl kernel::Module for Lin6 {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let rcu = RcuBarrier;
+        let pernet = PERNET.register()?;
+        let genl = FAMILY.register(_module)?;
+        pr_info!("loaded\n");
+        Ok(Lin6 {
+            _genl: genl,
+            _pernet: pernet,
+            _rcu: rcu,
+        })
+    }
+}

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The Mapping Table: Node ID -> network prefix, with lifetimes.
+//!
+//! The packet path reads a sorted, immutable snapshot under RCU with no
+//! lock; writers (netlink, serialised by the namespace's mutex) build a new
+//! snapshot and publish it. Expired entries are invisible to lookups at
+//! once, and are left out of the next snapshot a writer builds.
+
+use crate::addr::{NodeId, Prefix};
+use kernel::prelude::*;
+
+/// One mapping.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Mapping {
+    pub(crate) node: NodeId,
+    pub(crate) prefix: Prefix,
+    /// Monotonic second at which it expires; `None`: static.
+    pub(crate) expires: Option<i64>,
+}
+
+impl Mapping {
+    pub(crate) fn live(&self, now: i64) -> bool {
+        self.expires.is_none_or(|e| now < e)
+    }
+
+    /// Seconds left (0 for a static mapping, as the netlink API reports it).
+    pub(crate) fn seconds_left(&self, now: i64) -> u32 {
+        self.expires
+            .map_or(0, |e| u32::try_from((e - now).max(1)).unwrap_or(u32::MAX))
+    }
+}
+
+/// Why a table change was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum TableError {
+    Full,
+    NoSuchEntry,
+    NoMemory,
+}
+
+/// An immutable table, sorted by Node ID.
+pub(crate) struct Snapshot {
+    entries: KVec<Mapping>,
+}
+
+impl Snapshot {
+    pub(crate) fn empty() -> Self {
+        Snapshot {
+            entries: KVec::new(),
+        }
+    }
+
+    /// The live mapping of `node`.
+    pub(crate) fn lookup(&self, node: NodeId, now: i64) -> Option<&Mapping> {
+        let i = self.entries.binary_search_by(|m| m.node.cmp(&node)).ok()?;
+        self.entries.get(i).filter(|m| m.live(now))
+    }
+
+    /// Live mappings, in Node ID order, from index `from`.
+    pub(crate) fn live_from(&self, from: usize, now: i64) -> impl Iterator<Item = (usize, &Mapping)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .skip(from)
+            .filter(move |(_, m)| m.live(now))
+    }
+
+    pub(crate) fn live_count(&self, now: i64) -> usize {
+        self.entries.iter().filter(|m| m.live(now)).count()
+    }
+
+    /// A copy with `m` added or replaced, without the expired entries.
+    pub(crate) fn with(&self, m: Mapping, capacity: usize, now: i64) -> Result<Snapshot, TableError> {
+        let mut entries = self.live_copy(now, 1)?;
+        match entries.binary_search_by(|e| e.node.cmp(&m.node)) {
+            Ok(i) => entries[i] = m,
+            Err(i) => {
+                if entries.len() >= capacity {
+                    return Err(TableError::Full);
+                }
+                insert(&mut entries, i, m)?;
+            }
+        }
+        Ok(Snapshot { entries })
+    }
+
+    /// A copy without `node`'s mapping (and without the expired entries).
+    pub(crate) fn without(&self, node: NodeId, now: i64) -> Result<Snapshot, TableError> {
+        if self.lookup(node, now).is_none() {
+            return Err(TableError::NoSuchEntry);
+        }
+        let mut entries = KVec::with_capacity(self.entries.len(), GFP_KERNEL).map_err(|_| TableError::NoMemory)?;
+        for e in self.entries.iter().filter(|e| e.node != node && e.live(now)) {
+            entries.push(*e, GFP_KERNEL).map_err(|_| TableError::NoMemory)?;
+        }
+        Ok(Snapshot { entries })
+    }
+
+    fn live_copy(&self, now: i64, extra: usize) -> Result<KVec<Mapping>, TableError> {
+        let mut v = KVec::with_capacity(self.entries.len() + extra, GFP_KERNEL).map_err(|_| TableError::NoMemory)?;
+        for e in self.entries.iter().filter(|e| e.live(now)) {
+            v.push(*e, GFP_KERNEL).map_err(|_| TableError::NoMemory)?;
+        }
+        Ok(v)
+    }
+}
+
+fn insert(v: &mut KVec<Mapping>, at: usize, m: Mapping) -> Result<(), TableError> {
+    // KVec has no `insert`: push, then rotate the tail into place.
+    v.push(m, GFP_KERNEL).map_err(|_| TableError::NoMemory)?;
+    v[at..].rotate_right(1);
+    Ok(())
+}

@@ -1,0 +1,23 @@
+# Shared by the scripts in this directory: paths, progress output, pins.
+# shellcheck shell=bash
+
+LIN6_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Everything built or installed outside the repo lives here, so a fresh clone
+# on a machine that has built once reuses the kernel and the tools.
+LIN6_CACHE=${LIN6_CACHE:-$HOME/.cache/lin6}
+LIN6_TOOLS=$LIN6_CACHE/tools
+LIN6_VENV=$LIN6_CACHE/venv
+BINDGEN_VERSION=0.73.2
+VIRTME_NG_VERSION=1.42
+KERNEL_PACKAGE=linux-source-6.12
+LLVM_SUFFIX=-19
+export LIBCLANG_PATH=/usr/lib/llvm${LLVM_SUFFIX}/lib
+export PATH=$LIN6_TOOLS/bin:$LIN6_VENV/bin:$HOME/.cargo/bin:$PATH
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+note() { printf '    %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The kernel is built with Debian's rustc (its rust-src matches), never rustup's.
+KMAKE_ARGS=(LLVM="$LLVM_SUFFIX" RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
+            BINDGEN="$LIN6_TOOLS/bin/bindgen")
