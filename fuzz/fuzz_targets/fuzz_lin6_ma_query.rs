@@ -1,0 +1,12 @@
+//! Fuzzes the MA Query decoder: it must never panic, and whatever it accepts
+//! must re-encode to exactly the input (the HMAC check depends on that).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use lin6::wire::*;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(m) = <MaQuery>::decode(data) {
+        assert_eq!(m.to_vec(), data);
+    }
+});
