@@ -172,7 +172,7 @@ impl Lsd {
         }
     }
 
-    fn to_peers(&mut self, unix: u32, bodies: Vec<Body>, out: &mut Vec<Out>) {
+    fn send_to_peers(&mut self, unix: u32, bodies: Vec<Body>, out: &mut Vec<Out>) {
         if self.peers.list().is_empty() {
             return;
         }
@@ -197,7 +197,7 @@ impl Lsd {
                 full: false,
                 entries: vec![e],
             };
-            self.to_peers(unix, vec![b.into()], out);
+            self.send_to_peers(unix, vec![b.into()], out);
         }
     }
 
@@ -510,7 +510,7 @@ impl Lsd {
                 .into(),
             );
         }
-        self.to_peers(unix, bodies, out);
+        self.send_to_peers(unix, bodies, out);
     }
 
     fn on_matbl(&mut self, now: Instant, from: SocketAddr, u: MatblUpdate, _out: &mut Vec<Out>) {
