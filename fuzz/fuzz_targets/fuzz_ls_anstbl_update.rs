@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lin6::ls::{BodyCodec, Frame, AnstblUpdate};
+use lin6::ls::{AnstblUpdate, BodyCodec, Frame};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(m) = AnstblUpdate::decode_body(data) {
