@@ -468,3 +468,73 @@ pub fn resolve_family(name: &str) -> Result<Option<FamilyInfo>> {
     let mut buf = vec![0; RECV_BUF];
     resolve(&sock, &mut buf, name)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The socket paths against the kernel's own nlctrl family, which every
+    //! kernel has; skipped where AF_NETLINK is not allowed.
+
+    use super::*;
+
+    fn sock() -> Option<NlSocket> {
+        open().ok()
+    }
+
+    #[test]
+    fn dump_reads_every_part_until_done() {
+        let Some(s) = sock() else { return };
+        let mut buf = vec![0; RECV_BUF];
+        let req = codec::genl_request(
+            codec::GENL_ID_CTRL,
+            codec::NLM_F_DUMP,
+            7,
+            codec::CTRL_CMD_GETFAMILY,
+            CTRL_VERSION,
+            &[],
+        );
+        let mut names = Vec::new();
+        transact(&s, &mut buf, 7, Some(DEFAULT_TIMEOUT), &req, |_, a| {
+            let f = codec::parse_family(a)?;
+            names.push(f.id);
+            Ok(())
+        })
+        .unwrap();
+        assert!(names.contains(&codec::GENL_ID_CTRL), "{names:?}");
+    }
+
+    #[test]
+    fn kernel_errors_carry_the_extack_message() {
+        let Some(s) = sock() else { return };
+        let mut buf = vec![0; RECV_BUF];
+        // Family names are at most 15 bytes: the policy refuses this one.
+        let e = resolve(&s, &mut buf, "a-much-too-long-family-name").unwrap_err();
+        let Error::Invalid(msg) = e else {
+            panic!("{e:?}")
+        };
+        assert!(msg.contains("policy"), "{msg}");
+    }
+
+    #[test]
+    fn event_stream_joins_a_group_and_times_out_quietly() {
+        let Some(s) = sock() else { return };
+        let mut buf = vec![0; RECV_BUF];
+        let ctrl = resolve(&s, &mut buf, "nlctrl").unwrap().unwrap();
+        let notify = ctrl.groups.iter().find(|(n, _)| n == "notify").unwrap().1;
+        // Stand nlctrl's "notify" group in for lin6's "events".
+        let f = FamilyInfo {
+            groups: vec![(mcgrp::EVENTS_NAME.into(), notify)],
+            ..ctrl
+        };
+        let mut ev = EventStream::join(open().unwrap(), &f).unwrap();
+        let t = Instant::now();
+        assert!(
+            ev.next_event(Some(Duration::from_millis(50)))
+                .unwrap()
+                .is_none()
+        );
+        assert!(t.elapsed() >= Duration::from_millis(50));
+        ev.set_nonblocking(true).unwrap();
+        let e = ev.recv_batch().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    }
+}
