@@ -21,7 +21,7 @@ pub enum Error {
     #[error("no such entry{}", suffix(.0))]
     NoSuchEntry(Option<String>),
     /// The mapping table holds `capacity` mappings already.
-    #[error("mapping table is full{}", suffix(.0))]
+    #[error("mapping table is full{}", suffix_unless(.0, "mapping table is full"))]
     TableFull(Option<String>),
     /// The kernel refused the request as invalid (EINVAL), with its reason.
     #[error("invalid argument: {0}")]
@@ -41,6 +41,14 @@ pub enum Error {
     EventsLost,
     #[error("netlink socket: {0}")]
     Io(#[from] io::Error),
+}
+
+/// The kernel's message, unless it only repeats what we already say.
+fn suffix_unless(msg: &Option<String>, said: &str) -> String {
+    match msg {
+        Some(m) if m == said => String::new(),
+        _ => suffix(msg),
+    }
 }
 
 fn suffix(msg: &Option<String>) -> String {
@@ -94,10 +102,9 @@ mod tests {
             Error::from_errno(libc::EPERM, None),
             Error::PermissionDenied(None)
         ));
-        assert!(matches!(
-            Error::from_errno(libc::ENOSPC, Some("mapping table is full".into())),
-            Error::TableFull(Some(_))
-        ));
+        let full = Error::from_errno(libc::ENOSPC, Some("mapping table is full".into()));
+        assert!(matches!(full, Error::TableFull(Some(_))));
+        assert_eq!(full.to_string(), "mapping table is full");
         let e = Error::from_errno(libc::EINVAL, Some("prefix is required".into()));
         assert_eq!(e.to_string(), "invalid argument: prefix is required");
         let e = Error::from_errno(libc::ENODEV, Some("lin6: no state".into()));

@@ -547,6 +547,23 @@ mod tests {
         assert_eq!(MapNew::parse(&b).unwrap(), m);
     }
 
+    /// The same request encoded by the kernel's ynl library
+    /// (`_add_attr` with kmod/lin6.yaml) on a little-endian host.
+    #[cfg(target_endian = "little")]
+    #[test]
+    fn map_new_bytes_match_what_ynl_encodes() {
+        let m = MapNew {
+            node_id: nid("02:01:4a:00:00:00:00:01"),
+            prefix: "2001:db8:a::/64".parse().unwrap(),
+            lifetime: Lifetime::Static,
+        };
+        let hex: String = m.to_attrs().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "0c00010001000000004a01021400040020010db8000a000000000000000000000800060001000000"
+        );
+    }
+
     #[test]
     fn pad_and_unknown_attributes_are_skipped() {
         let mut w = AttrWriter::at(0); // forces a pad before the u64
