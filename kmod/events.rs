@@ -8,7 +8,6 @@ use crate::uapi::{attr, cmd, mcgrp};
 use crate::FAMILY;
 use core::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use kernel::net::netns::Net;
-use kernel::prelude::*;
 
 const SLOTS: usize = 64;
 /// At most one miss event per Node ID in this many milliseconds.

@@ -19,7 +19,8 @@ mod node;
 mod state;
 mod stats;
 mod table;
-#[allow(dead_code)]
+// Generated for both sides of the API: not every constant is used here.
+#[allow(dead_code, unreachable_pub)]
 mod uapi;
 mod xlat;
 

@@ -30,3 +30,73 @@ cleanup_netns() {
     ip netns del "$ns" 2>/dev/null
   done
 }
+
+# --- topology ---------------------------------------------------------------
+LIN6_PREFIX=3ffe:501:1830:1999
+# Node IDs of the test hosts (EUI-64 form) and their interface-ID form.
+MN1_ID=02:01:4a:00:00:00:00:01 MN1_IID=201:4a00:0:1
+MN2_ID=02:01:4a:00:00:00:00:02 MN2_IID=201:4a00:0:2
+MN1_LIN6=$LIN6_PREFIX:$MN1_IID
+MN2_LIN6=$LIN6_PREFIX:$MN2_IID
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+# host NAME: a namespace with its loopback up.
+host() {
+  ip netns add "$1"
+  in_ns "$1" ip link set lo up
+  in_ns "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+}
+
+# link NS_A IF_A NS_B IF_B: a veth pair between two namespaces, both ends up.
+link() {
+  ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
+  in_ns "$1" ip link set "$2" up
+  in_ns "$3" ip link set "$4" up
+}
+
+# router NAME: a host that forwards IPv6.
+router() {
+  host "$1"
+  in_ns "$1" sysctl -qw net.ipv6.conf.all.forwarding=1
+}
+
+# lin6_node NS NODE_ID IID LOCATOR_PREFIX GATEWAY: makes NS a LIN6 node
+# whose locator is LOCATOR_PREFIX:IID. Its LIN6 address sits on lo, and the
+# LIN6 prefix is routed with it as the source, so sockets pick it.
+lin6_node() {
+  local ns=$1 id=$2 iid=$3 pfx=$4 gw=$5
+  in_ns "$ns" ip -6 addr add "$pfx:$iid/64" dev eth0 nodad
+  in_ns "$ns" ip -6 route add default via "$gw"
+  in_ns "$ns" ip -6 addr add "$LIN6_PREFIX:$iid/128" dev lo nodad
+  in_ns "$ns" ip -6 route add "$LIN6_PREFIX::/64" via "$gw" src "$LIN6_PREFIX:$iid"
+  in_ns "$ns" lin6ctl node set --node-id "$id" --locator "$pfx:$iid"
+}
+
+# two_mobiles: mn1 (2001:db8:a::/64) -- rt -- mn2 (2001:db8:b::/64), each
+# node with a static mapping for the other.
+two_mobiles() {
+  router rt; host mn1; host mn2
+  link mn1 eth0 rt rt-a
+  link mn2 eth0 rt rt-b
+  in_ns rt ip -6 addr add 2001:db8:a::1/64 dev rt-a nodad
+  in_ns rt ip -6 addr add 2001:db8:b::1/64 dev rt-b nodad
+  lin6_node mn1 "$MN1_ID" "$MN1_IID" 2001:db8:a: 2001:db8:a::1
+  lin6_node mn2 "$MN2_ID" "$MN2_IID" 2001:db8:b: 2001:db8:b::1
+  in_ns mn1 lin6ctl map add "$MN2_ID" 2001:db8:b::/64 --static
+  in_ns mn2 lin6ctl map add "$MN1_ID" 2001:db8:a::/64 --static
+}
+
+# stat NS NAME: one counter of NS's lin6 statistics (JSON names, with _).
+stat() {
+  in_ns "$1" lin6ctl -j stats | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
+}
+
+# wait_for SECONDS CMD...: retries CMD until it succeeds or time runs out.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}

@@ -88,3 +88,9 @@ u8 rust_helper_netlink_cb_genl_cmd(const struct netlink_callback *cb)
 {
 	return ((const struct genlmsghdr *)nlmsg_data(cb->nlh))->cmd;
 }
+
+/* args[] sits in a union that bindgen names differently from tree to tree. */
+long *rust_helper_netlink_cb_args(struct netlink_callback *cb)
+{
+	return cb->args;
+}

@@ -18,7 +18,7 @@ use crate::{
     types::Opaque,
     ThisModule,
 };
-use core::{ffi::c_int, marker::PhantomData, mem};
+use core::{ffi::c_int, marker::PhantomData, mem, ptr};
 
 /// An attribute policy: the type and length checks the core applies to an
 /// attribute before any handler sees it.
@@ -65,7 +65,7 @@ impl Policy {
     }
     /// Exactly `len` bytes of binary data.
     pub const fn exact_len(len: u16) -> Self {
-        let mut p = policy(bindings::NLA_BINARY, bindings::nla_validation_NLA_VALIDATE_RANGE, 0);
+        let mut p = policy(bindings::NLA_BINARY, bindings::nla_policy_validation_NLA_VALIDATE_RANGE, 0);
         p.__bindgen_anon_1.__bindgen_anon_1.min = len as i16;
         p.__bindgen_anon_1.__bindgen_anon_1.max = len as i16;
         Self(p)
@@ -133,7 +133,7 @@ impl McGroup {
 
     /// Only CAP_NET_ADMIN may listen.
     pub const fn admin_only(mut self) -> Self {
-        self.0.flags |= bindings::GENL_MCAST_CAP_NET_ADMIN as u8;
+        self.0.flags |= bindings::GENL_MCAST_CAP_NET_ADMIN;
         self
     }
 }
@@ -477,12 +477,14 @@ impl<'a> Dump<'a> {
 
     /// Where the previous part stopped (zero at the start).
     pub fn cursor(&self) -> u64 {
-        self.cb.args[0] as u64
+        // SAFETY: `args` has six entries, ours for the dump's duration.
+        unsafe { *bindings::netlink_cb_args(ptr::from_ref(&*self.cb).cast_mut()) as u64 }
     }
 
     /// Records where the next part starts.
     pub fn set_cursor(&mut self, c: u64) {
-        self.cb.args[0] = c as _;
+        // SAFETY: as in `cursor`.
+        unsafe { *bindings::netlink_cb_args(self.cb) = c as _ };
     }
 
     /// Adds one message to this part; `fill` puts its attributes. Returns

@@ -71,7 +71,7 @@ pub fn barrier() {
 #[repr(C)]
 struct Node<T> {
     // First, so that the callback's `rcu_head` pointer is the node's.
-    head: bindings::rcu_head,
+    head: bindings::callback_head,
     value: T,
 }
 
@@ -156,7 +156,7 @@ impl<T: Send + Sync> RcuBox<T> {
         Ok(())
     }
 
-    unsafe extern "C" fn free(head: *mut bindings::rcu_head) {
+    unsafe extern "C" fn free(head: *mut bindings::callback_head) {
         // SAFETY: `head` is the first field of a `Node<T>` made by
         // `KBox::into_raw` (`repr(C)`), and a grace period has passed.
         drop(unsafe { KBox::from_raw(head.cast::<Node<T>>()) });

@@ -1,0 +1,32 @@
+# (d) With the module loaded and LIN6 configured, plain IPv6 between the
+# same hosts' ordinary addresses, and a stationary node's addresses, are
+# never translated.
+source "$LIN6_QEMU_TESTS/lib.sh"
+two_mobiles
+# Ordinary addresses beside the locators, and a stationary node (OUI
+# 00:01:4a: its LIN6 address is an ordinary routable address).
+in_ns mn1 ip -6 addr add 2001:db8:a::100/64 dev eth0 nodad
+in_ns mn2 ip -6 addr add 2001:db8:b::100/64 dev eth0 nodad
+host st
+link st eth0 rt rt-s
+in_ns rt ip -6 addr add 2001:db8:c::1/64 dev rt-s nodad
+in_ns st ip -6 addr add 2001:db8:c::1:4a00:0:9/64 dev eth0 nodad
+in_ns st ip -6 route add default via 2001:db8:c::1
+
+before_out=$(stat mn1 translated_out) before_in=$(stat mn1 translated_in)
+check "plain ping between ordinary addresses" \
+  in_ns mn1 ping -6 -c 3 -i 0.2 -W 2 -I 2001:db8:a::100 2001:db8:b::100
+check "plain TCP between ordinary addresses" bash -c "
+  ip netns exec mn2 timeout 10 socat -u TCP6-LISTEN:5002,bind=[2001:db8:b::100] OPEN:/tmp/plain,creat,trunc &
+  sleep 0.5
+  echo plain-tcp | ip netns exec mn1 socat -u - TCP6:[2001:db8:b::100]:5002,bind=[2001:db8:a::100]
+  sleep 0.5; grep -q plain-tcp /tmp/plain"
+check "mn1 talks to the stationary node" \
+  in_ns mn1 ping -6 -c 3 -i 0.2 -W 2 -I 2001:db8:a::100 2001:db8:c::1:4a00:0:9
+check "the stationary node talks to mn1's ordinary address" \
+  in_ns st ping -6 -c 3 -i 0.2 -W 2 2001:db8:a::100
+check "nothing was translated out" test "$(stat mn1 translated_out)" = "$before_out"
+check "nothing was translated in" test "$(stat mn1 translated_in)" = "$before_in"
+# And LIN6 traffic still is, beside it.
+check "LIN6 ping still works" in_ns mn1 ping -6 -c 2 -i 0.2 -W 2 "$MN2_LIN6"
+check "and was translated" test "$(stat mn1 translated_out)" -gt "$before_out"
