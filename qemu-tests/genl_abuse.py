@@ -94,7 +94,7 @@ def family_id(g):
     err, _, replies = g.request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, nla(CTRL_ATTR_FAMILY_NAME, b"lin6\0"))
     if err:
         sys.exit(f"lin6 family not found: {os.strerror(err)}")
-    body = replies[0][4:]
+    body = replies[0]
     off = 0
     while off < len(body):
         ln, ty = struct.unpack_from("=HH", body, off)
@@ -138,7 +138,8 @@ def main():
         expect("node-id of 4 bytes", g.request(fam, CMD["map-new"], nla(ATTR["node-id"], b"\1\2\3\4") + pfx), errno.EINVAL)
         expect("missing node-id", g.request(fam, CMD["map-new"], pfx), errno.EINVAL, "node-id is required")
         expect("missing prefix", g.request(fam, CMD["map-new"], nid), errno.EINVAL, "prefix is required")
-        expect("prefix of 15 bytes", g.request(fam, CMD["map-new"], nid + nla(ATTR["prefix"], b"\x20" * 15)), errno.EINVAL)
+        expect("prefix of 15 bytes", g.request(fam, CMD["map-new"], nid + nla(ATTR["prefix"], b"\x20" * 15)), errno.ERANGE,
+               "size out of range")
         expect("prefix with an interface id", g.request(
             fam, CMD["map-new"], nid + nla(ATTR["prefix"], bytes.fromhex("20010db8004200000000000000000001"))),
             errno.EINVAL, "zero interface identifier")
@@ -150,7 +151,7 @@ def main():
             fam, CMD["map-new"], nid + pfx + nla(ATTR["capacity"], struct.pack("=I", 1))), errno.EINVAL)
         expect("attribute longer than the message", g.request(
             fam, CMD["map-new"], struct.pack("=HH", 200, ATTR["node-id"]) + b"\0" * 8), errno.EINVAL)
-        expect("oversized attribute", g.request(fam, CMD["map-new"], nid + nla(ATTR["prefix"], b"\0" * 60000)), errno.EINVAL)
+        expect("oversized attribute", g.request(fam, CMD["map-new"], nid + nla(ATTR["prefix"], b"\0" * 60000)), errno.ERANGE)
         expect("unknown command", g.request(fam, 200), errno.EOPNOTSUPP)
         expect("command 0", g.request(fam, 0), errno.EOPNOTSUPP)
         expect("delete of a missing mapping", g.request(fam, CMD["map-del"], nid), errno.ENOENT, "no mapping")

@@ -87,8 +87,8 @@ two_mobiles() {
   in_ns mn2 lin6ctl map add "$MN1_ID" 2001:db8:a::/64 --static
 }
 
-# stat NS NAME: one counter of NS's lin6 statistics (JSON names, with _).
-stat() {
+# lin6_stat NS NAME: one counter of NS's lin6 statistics (JSON names, with _).
+lin6_stat() {
   in_ns "$1" lin6ctl -j stats | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
 }
 

@@ -59,6 +59,6 @@ check "no bad checksum on the wire" bash -c "! grep -Eiq 'incorrect|bad (udp|icm
 check "TCP checksums verified correct" grep -q '(correct)' "$work/wire.txt"
 check "ICMPv6 checksums verified" grep -q 'icmp6 sum ok' "$work/wire.txt"
 check "UDP checksums verified" grep -q 'udp sum ok' "$work/wire.txt"
-check "mn1 counted translated packets" test "$(stat mn1 translated_out)" -gt 1000
-check "mn2 counted translated packets" test "$(stat mn2 translated_in)" -gt 1000
+check "mn1 counted translated packets" test "$(lin6_stat mn1 translated_out)" -gt 1000
+check "mn2 counted translated packets" test "$(lin6_stat mn2 translated_in)" -gt 1000
 rm -rf "$work"

@@ -13,7 +13,7 @@ in_ns rt ip -6 addr add 2001:db8:c::1/64 dev rt-s nodad
 in_ns st ip -6 addr add 2001:db8:c::1:4a00:0:9/64 dev eth0 nodad
 in_ns st ip -6 route add default via 2001:db8:c::1
 
-before_out=$(stat mn1 translated_out) before_in=$(stat mn1 translated_in)
+before_out=$(lin6_stat mn1 translated_out) before_in=$(lin6_stat mn1 translated_in)
 check "plain ping between ordinary addresses" \
   in_ns mn1 ping -6 -c 3 -i 0.2 -W 2 -I 2001:db8:a::100 2001:db8:b::100
 check "plain TCP between ordinary addresses" bash -c "
@@ -25,8 +25,8 @@ check "mn1 talks to the stationary node" \
   in_ns mn1 ping -6 -c 3 -i 0.2 -W 2 -I 2001:db8:a::100 2001:db8:c::1:4a00:0:9
 check "the stationary node talks to mn1's ordinary address" \
   in_ns st ping -6 -c 3 -i 0.2 -W 2 2001:db8:a::100
-check "nothing was translated out" test "$(stat mn1 translated_out)" = "$before_out"
-check "nothing was translated in" test "$(stat mn1 translated_in)" = "$before_in"
+check "nothing was translated out" test "$(lin6_stat mn1 translated_out)" = "$before_out"
+check "nothing was translated in" test "$(lin6_stat mn1 translated_in)" = "$before_in"
 # And LIN6 traffic still is, beside it.
 check "LIN6 ping still works" in_ns mn1 ping -6 -c 2 -i 0.2 -W 2 "$MN2_LIN6"
-check "and was translated" test "$(stat mn1 translated_out)" -gt "$before_out"
+check "and was translated" test "$(lin6_stat mn1 translated_out)" -gt "$before_out"

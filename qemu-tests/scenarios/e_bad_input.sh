@@ -16,9 +16,9 @@ sleep 0.5
 check "UDP with a destination options header is sent" in_ns mn1 /usr/bin/python3 "$LIN6_QEMU_TESTS/packets.py" dstopts \
   --src "$MN1_LIN6" --dst "$MN2_LIN6" --count 1
 check "and arrives intact" wait_for 5 grep -q dstopts-0 /tmp/dstopts
-drops=$(stat mn2 drop_malformed)
+drops=$(lin6_stat mn2 drop_malformed)
 check "truncated packets to a LIN6 node's locator" in_ns rt /usr/bin/python3 "$LIN6_QEMU_TESTS/packets.py" truncated \
   --dev rt-b --src 2001:db8:a::201:4a00:0:1 --dst 2001:db8:b::201:4a00:0:2 \
   --dst-mac "$(in_ns mn2 cat /sys/class/net/eth0/address)"
-check "truncated packets were dropped and counted" test "$(stat mn2 drop_malformed)" -gt "$drops"
+check "truncated packets were dropped and counted" test "$(lin6_stat mn2 drop_malformed)" -gt "$drops"
 check "mn2 still talks afterwards" in_ns mn1 ping -6 -c 2 -i 0.2 -W 2 "$MN2_LIN6"
