@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""Summarizes the datapath benchmark's runs (guest side, Debian's python3).
+
+    summarize.py RESULTS.tsv META.json
+
+RESULTS.tsv holds one line per run: KIND CONTENDER ROUND VALUE [SENT]
+(KIND tcp: VALUE in MB/s; KIND udp: VALUE received packets/s, SENT sent
+packets/s). META.json holds the run's parameters and the cycle measurement.
+Prints a table, then one line "BENCH-JSON {...}" that scripts/bench extracts.
+"""
+import json
+import statistics
+import sys
+
+CONTENDERS = ["plain", "lin6", "ila"]
+GOAL = 0.95  # LIN6 TCP throughput >= 95 % of plain IPv6 in the same run
+
+
+def stat(values):
+    if not values:
+        return None
+    med = statistics.median(values)
+    return {
+        "runs": values,
+        "median": med,
+        "min": min(values),
+        "max": max(values),
+        # spread: (max - min) / median, in per cent of the median
+        "spread_pct": (max(values) - min(values)) / med * 100 if med else None,
+    }
+
+
+def main():
+    results_path, meta_path = sys.argv[1], sys.argv[2]
+    with open(meta_path) as f:
+        meta = json.load(f)
+    runs = {"tcp": {c: [] for c in CONTENDERS}, "udp": {c: [] for c in CONTENDERS}}
+    sent = {c: [] for c in CONTENDERS}
+    for line in open(results_path):
+        parts = line.split()
+        if not parts:
+            continue
+        kind, who, _round, value = parts[:4]
+        runs[kind][who].append(float(value))
+        if kind == "udp" and len(parts) > 4:
+            sent[who].append(float(parts[4]))
+
+    out = dict(meta)
+    out["unit"] = {"tcp": "MB/s (10^6 bytes/s, receiver side)",
+                   "udp": "packets/s received"}
+    for kind in ("tcp", "udp"):
+        out[kind] = {c: stat(runs[kind][c]) for c in CONTENDERS}
+        for c in CONTENDERS:
+            if kind == "udp" and out[kind][c] is not None and sent[c]:
+                out[kind][c]["sent_pps_median"] = statistics.median(sent[c])
+        plain = out[kind]["plain"]
+        ratios = {}
+        for c in ("lin6", "ila"):
+            s = out[kind][c]
+            if plain and s and plain["median"]:
+                ratios[c] = s["median"] / plain["median"]
+                # Paired per round: each round's contender over that round's plain.
+                pairs = [a / b for a, b in zip(runs[kind][c], runs[kind]["plain"]) if b]
+                out[kind][c]["ratio_per_round"] = pairs
+            else:
+                ratios[c] = None
+        out[kind]["ratio_to_plain"] = ratios
+    lin6_tcp = out["tcp"]["ratio_to_plain"]["lin6"]
+    out["goal"] = {"what": "LIN6 TCP throughput >= 95% of plain IPv6 in the same run",
+                   "min_ratio": GOAL,
+                   "met": None if lin6_tcp is None else lin6_tcp >= GOAL}
+
+    def fmt(s, digits):
+        if s is None:
+            return "-"
+        return f"{s['median']:.{digits}f}"
+
+    print()
+    print(f"datapath benchmark: {meta['runs']} run(s) per contender, TCP {meta['tcp_seconds']} s, "
+          f"UDP {meta['udp_seconds']} s with {meta['udp_len']}-byte payloads")
+    print(f"{'':24}{'plain IPv6':>14}{'LIN6':>14}{'ILA':>14}{'LIN6/plain':>12}{'ILA/plain':>11}")
+    for kind, label, digits in (("tcp", "TCP MB/s", 1), ("udp", "UDP pkt/s recv", 0)):
+        row = f"{label + ' (median)':24}"
+        for c in CONTENDERS:
+            row += f"{fmt(out[kind][c], digits):>14}"
+        for c in ("lin6", "ila"):
+            r = out[kind]["ratio_to_plain"][c]
+            txt = "-" if r is None else "%.3f" % r
+            row += txt.rjust(12 if c == "lin6" else 11)
+        print(row)
+        row = f"{'  spread (max-min)':24}"
+        for c in CONTENDERS:
+            s = out[kind][c]
+            txt = "-" if s is None or s["spread_pct"] is None else "%.1f %%" % s["spread_pct"]
+            row += f"{txt:>14}"
+        print(row)
+    cyc = meta.get("cycles_per_packet")
+    if cyc is None:
+        cyc_txt = "n/a (%s)" % meta.get("cycles_note", "measurement not enabled")
+    else:
+        cyc_txt = "%.0f (over %d packets)" % (cyc, meta.get("cycles_packets", 0))
+    print("LIN6 mean cycles per translated packet: " + cyc_txt)
+    g = out["goal"]["met"]
+    verdict = "n/a" if g is None else ("met" if g else "NOT met")
+    ratio_txt = "-" if lin6_tcp is None else "%.3f" % lin6_tcp
+    print(f"goal (LIN6 >= {GOAL:.0%} of plain TCP): {verdict} ({ratio_txt})")
+    print("BENCH-JSON " + json.dumps(out, separators=(",", ":")))
+
+
+if __name__ == "__main__":
+    main()
