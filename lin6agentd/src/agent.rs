@@ -1,0 +1,398 @@
+//! The Mapping Agent's core: a datagram and the time in, the reply out.
+//!
+//! Queries are answered synchronously from the cache when it holds the node
+//! ([`Agent::answer_from_cache`]); the network layer sends the rest to
+//! [`Agent::answer_from_db`]. Registrations always need the database (the
+//! subscriber's key and replay state live there, shared by all replicas), so
+//! [`Agent::register`] is async. Time is a parameter everywhere, so tests can
+//! step over lifetimes and replay windows without sleeping.
+
+use crate::cache::{Cache, Mapping};
+use crate::config::Config;
+use crate::db::Store;
+use crate::error::DbError;
+use crate::metrics::{Metrics, Reject};
+use lin6::addr::NodeId;
+use lin6::auth::{Key, ReplayError, ReplayWindow};
+use lin6::wire::{
+    Authenticated, Codec, MaQuery, MaReply, QueryAnswer, UpdateCode, UpdateReply, UpdateRequest,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::{debug, info, warn};
+
+/// The knobs of the core, taken from the config.
+#[derive(Debug, Clone, Copy)]
+pub struct Params {
+    pub replay_window_s: u32,
+    pub max_lifetime_s: u32,
+    pub default_lifetime_s: u32,
+}
+
+impl Params {
+    pub fn of(cfg: &Config) -> Params {
+        Params {
+            replay_window_s: cfg.replay.window_s,
+            max_lifetime_s: cfg.mapping.max_lifetime_s,
+            default_lifetime_s: cfg.mapping.default_lifetime_s,
+        }
+    }
+
+    /// The lifetime the MA grants: capped, and never "infinite".
+    pub fn grant(&self, requested: u32) -> u32 {
+        match requested {
+            0 => 0,
+            u32::MAX => self.default_lifetime_s,
+            r => r.min(self.max_lifetime_s),
+        }
+    }
+}
+
+/// What to do with a query datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryOutcome {
+    Reply(MaReply),
+    /// Not in the cache: ask the database.
+    Lookup(MaQuery),
+    /// Malformed: drop without a reply.
+    Drop,
+}
+
+/// How many registration refusals per second are logged at info level; the
+/// rest only count. A flood of forged requests must not flood the log.
+const LOG_PER_SECOND: u64 = 20;
+
+pub struct Agent {
+    store: Store,
+    cache: Arc<Cache>,
+    metrics: Arc<Metrics>,
+    params: Params,
+    lookups: Arc<Semaphore>,
+    log_second: AtomicU64,
+    log_count: AtomicU64,
+}
+
+/// Applies the library's replay rules to the state stored in the database.
+/// A throwaway `ReplayWindow` seeded with the last accepted sequence keeps
+/// the rules (window edges, RFC 1982 comparison) in one place, `lin6::auth`.
+fn replay_check(
+    window: u32,
+    last: Option<u32>,
+    sequence: u32,
+    timestamp: u32,
+    now: u32,
+) -> Result<(), ReplayError> {
+    let mut w = ReplayWindow::<()>::new(window);
+    if let Some(last) = last {
+        // Seeded with our own clock as timestamp, which is always in window.
+        let _ = w.accept((), last, now, now);
+    }
+    w.check(&(), sequence, timestamp, now)
+}
+
+impl Agent {
+    pub fn new(
+        store: Store,
+        cache: Arc<Cache>,
+        metrics: Arc<Metrics>,
+        params: Params,
+        max_db_lookups: usize,
+    ) -> Agent {
+        Agent {
+            store,
+            cache,
+            metrics,
+            params,
+            lookups: Arc::new(Semaphore::new(max_db_lookups)),
+            log_second: AtomicU64::new(0),
+            log_count: AtomicU64::new(0),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn cache(&self) -> &Arc<Cache> {
+        &self.cache
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    fn reply_for(q: &MaQuery, m: Option<Mapping>, now: u64) -> MaReply {
+        let answer = match m.and_then(|m| m.remaining(now).map(|left| (m, left))) {
+            Some((m, lifetime)) => QueryAnswer::Mapping {
+                prefix: m.prefix,
+                timestamp: m.timestamp,
+                lifetime,
+            },
+            None => QueryAnswer::NoMapping,
+        };
+        MaReply {
+            sequence: q.sequence,
+            node: q.node,
+            answer,
+        }
+    }
+
+    fn count_answer(&self, r: &MaReply) {
+        match r.answer {
+            QueryAnswer::Mapping { .. } => Metrics::inc(&self.metrics.queries_found),
+            QueryAnswer::NoMapping => Metrics::inc(&self.metrics.queries_not_found),
+        }
+    }
+
+    /// The fast path. A cached entry is authoritative, expired or not: the
+    /// change feed replaces it when the database changes.
+    pub fn answer_from_cache(&self, now: u64, datagram: &[u8]) -> QueryOutcome {
+        let q = match MaQuery::decode(datagram) {
+            Ok(q) => q,
+            Err(e) => {
+                Metrics::inc(&self.metrics.queries_malformed);
+                debug!("MA Query dropped: {e}");
+                return QueryOutcome::Drop;
+            }
+        };
+        match self.cache.get(q.node) {
+            Some(m) => {
+                Metrics::inc(&self.metrics.cache_hits);
+                let r = Self::reply_for(&q, Some(m), now);
+                self.count_answer(&r);
+                QueryOutcome::Reply(r)
+            }
+            None => QueryOutcome::Lookup(q),
+        }
+    }
+
+    /// A permit for one database lookup, or `None` (count it, drop the
+    /// query) when `query.max_db_lookups` are already in flight.
+    pub fn lookup_permit(&self) -> Option<OwnedSemaphorePermit> {
+        match self.lookups.clone().try_acquire_owned() {
+            Ok(p) => Some(p),
+            Err(_) => {
+                Metrics::inc(&self.metrics.queries_busy);
+                None
+            }
+        }
+    }
+
+    /// The slow path: read the database, answer, and cache what was read.
+    pub async fn answer_from_db(&self, now: u64, q: MaQuery) -> Option<MaReply> {
+        Metrics::inc(&self.metrics.cache_misses);
+        let epoch = self.cache.epoch();
+        match self.store.mapping(q.node).await {
+            Ok(m) => {
+                if let Some(m) = m {
+                    self.cache.put(q.node, m, epoch);
+                }
+                let r = Self::reply_for(&q, m, now);
+                self.count_answer(&r);
+                Some(r)
+            }
+            Err(e) => {
+                Metrics::inc(&self.metrics.queries_db_error);
+                warn!(node = %q.node, "MA Query: database lookup failed: {e}");
+                None
+            }
+        }
+    }
+
+    /// Both paths in one call, for callers that do not care which one
+    /// answered (tests, the benchmark's warm-up).
+    pub async fn query(&self, now: u64, datagram: &[u8]) -> Option<Vec<u8>> {
+        let r = match self.answer_from_cache(now, datagram) {
+            QueryOutcome::Reply(r) => r,
+            QueryOutcome::Drop => return None,
+            QueryOutcome::Lookup(q) => {
+                let _permit = self.lookup_permit()?;
+                self.answer_from_db(now, q).await?
+            }
+        };
+        Some(r.to_vec())
+    }
+
+    fn log_refusal(&self, now: u64, node: NodeId, why: Reject, from_detail: &str) {
+        if self.log_second.swap(now, Ordering::Relaxed) != now {
+            self.log_count.store(0, Ordering::Relaxed);
+        }
+        if self.log_count.fetch_add(1, Ordering::Relaxed) < LOG_PER_SECOND {
+            info!(%node, reason = why.label(), "{from_detail}");
+        }
+    }
+
+    /// Handles one datagram from the registration port. `None`: drop it
+    /// (malformed, or the database failed and the node should retry).
+    pub async fn register(&self, now: u64, datagram: &[u8]) -> Option<Vec<u8>> {
+        let req = match Authenticated::<UpdateRequest>::decode(datagram) {
+            Ok(r) => r,
+            Err(e) => {
+                self.metrics.reject(Reject::Malformed);
+                debug!("Mapping Update Request dropped: {e}");
+                return None;
+            }
+        };
+        match self.register_decoded(now, &req).await {
+            Ok((code, key)) => {
+                let reply = UpdateReply {
+                    code,
+                    sequence: req.msg.sequence,
+                };
+                match Reject::of_code(code) {
+                    None => Metrics::inc(&self.metrics.registrations_accepted),
+                    Some(why) => {
+                        self.metrics.reject(why);
+                        self.log_refusal(now, req.msg.node, why, "registration refused");
+                    }
+                }
+                Some(match key {
+                    Some(k) => Authenticated::sign(reply, &k).to_vec(),
+                    None => reply.to_vec(),
+                })
+            }
+            Err(e) => {
+                self.metrics.reject(Reject::DbError);
+                warn!(node = %req.msg.node, "registration dropped, database failed: {e}");
+                None
+            }
+        }
+    }
+
+    /// The checks in the order docs/protocol.md gives. Returns the code and
+    /// the key to sign the reply with, if the request verified.
+    async fn register_decoded(
+        &self,
+        now: u64,
+        req: &Authenticated<UpdateRequest>,
+    ) -> Result<(UpdateCode, Option<Key>), DbError> {
+        let msg = req.msg;
+        let now32 = now as u32;
+        // A compare-and-set conflict means another request for this node
+        // (possibly at another replica) was accepted between our read and
+        // our write: read again, and the replay check will usually refuse
+        // ours. Bounded, so a storm of concurrent requests cannot spin us.
+        for _ in 0..4 {
+            let epoch = self.cache.epoch();
+            let Some(sub) = self.store.subscriber_auth(msg.node).await? else {
+                return Ok((UpdateCode::UnknownNode, None));
+            };
+            if !sub.enabled {
+                return Ok((UpdateCode::SubscriberDisabled, None));
+            }
+            let key = match Key::from_hex(sub.key_id, &sub.secret_hex) {
+                Ok(k) => k,
+                Err(e) => {
+                    warn!(node = %msg.node, "subscriber's key in the database is unusable: {e}");
+                    return Ok((UpdateCode::AuthenticationFailed, None));
+                }
+            };
+            if req.trailer.key_id != key.id || !req.verify(&key) {
+                return Ok((UpdateCode::AuthenticationFailed, None));
+            }
+            if let Err(e) = replay_check(
+                self.params.replay_window_s,
+                sub.last_sequence,
+                msg.sequence,
+                msg.timestamp,
+                now32,
+            ) {
+                return Ok((UpdateCode::from(e), Some(key)));
+            }
+            let m = Mapping {
+                prefix: msg.prefix,
+                timestamp: msg.timestamp,
+                expires_at: now + u64::from(self.params.grant(msg.lifetime)),
+                sequence: msg.sequence,
+            };
+            if self
+                .store
+                .commit_registration(msg.node, key.id, sub.last_sequence, &m, now)
+                .await?
+            {
+                self.cache.put(msg.node, m, epoch);
+                debug!(node = %msg.node, prefix = %m.prefix, lifetime = msg.lifetime, "registered");
+                return Ok((UpdateCode::Ok, Some(key)));
+            }
+        }
+        Err(DbError::Contended(format!(
+            "registration of {} kept conflicting with concurrent ones",
+            msg.node
+        )))
+    }
+
+    /// Brings the cache in line with the database for one node after a
+    /// change notification.
+    pub async fn refresh(&self, node: NodeId) -> Result<(), DbError> {
+        let epoch = self.cache.epoch();
+        match self.store.mapping(node).await? {
+            Some(m) => {
+                self.cache.put(node, m, epoch);
+            }
+            None => self.cache.remove(node),
+        }
+        Metrics::inc(&self.metrics.changes_applied);
+        Ok(())
+    }
+
+    /// Fills the cache with live mappings, newest first.
+    pub async fn preload(&self, now: u64) -> Result<usize, DbError> {
+        let epoch = self.cache.epoch();
+        let rows = self.store.live_mappings(now, self.cache.capacity()).await?;
+        let n = rows.len();
+        for (node, m) in rows {
+            self.cache.put(node, m, epoch);
+        }
+        Ok(n)
+    }
+
+    /// Deletes expired rows and refreshes the gauges.
+    pub async fn housekeeping(&self, now: u64) -> Result<(), DbError> {
+        self.store.collect_expired(now).await?;
+        self.update_gauges(now).await
+    }
+
+    pub async fn update_gauges(&self, now: u64) -> Result<(), DbError> {
+        let live = self.store.count_live(now).await?;
+        self.metrics.gauge_mappings.store(live, Ordering::Relaxed);
+        self.metrics
+            .gauge_cache_entries
+            .store(self.cache.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn granted_lifetime_is_capped_and_never_infinite() {
+        let p = Params {
+            replay_window_s: 30,
+            max_lifetime_s: 3600,
+            default_lifetime_s: 600,
+        };
+        assert_eq!(p.grant(0), 0);
+        assert_eq!(p.grant(300), 300);
+        assert_eq!(p.grant(86_400), 3600);
+        assert_eq!(p.grant(u32::MAX), 600);
+    }
+
+    #[test]
+    fn replay_check_uses_stored_sequence_and_window() {
+        assert!(replay_check(30, None, 5, 1000, 1000).is_ok());
+        assert!(replay_check(30, Some(4), 5, 1000, 1000).is_ok());
+        assert!(matches!(
+            replay_check(30, Some(5), 5, 1000, 1000),
+            Err(ReplayError::ReplayedSequence { .. })
+        ));
+        assert!(matches!(
+            replay_check(30, Some(4), 5, 900, 1000),
+            Err(ReplayError::StaleTimestamp { .. })
+        ));
+        // Serial arithmetic: 0 follows u32::MAX.
+        assert!(replay_check(30, Some(u32::MAX), 0, 1000, 1000).is_ok());
+    }
+}

@@ -1,0 +1,223 @@
+//! `lin6agentd bench-query`: a load generator for the MA Query service.
+//!
+//! Client threads with blocking sockets each keep `window` queries in
+//! flight: every answer is timed and immediately replaced by a new query, so
+//! the figure is answers per second at that concurrency, with the latency
+//! each answer saw. Sequence numbers carry (slot, generation), so a late
+//! answer to a query that was already given up on is not timed twice.
+
+use lin6::addr::NodeId;
+use lin6::wire::{Codec, MaQuery, MaReply, QueryAnswer};
+use serde::Serialize;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct BenchParams {
+    pub target: SocketAddr,
+    pub nodes: Vec<NodeId>,
+    pub threads: usize,
+    pub window: usize,
+    pub duration: Duration,
+    pub warmup: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub answers: u64,
+    pub found: u64,
+    pub not_found: u64,
+    /// Queries given up on after `LOST_AFTER` (resent).
+    pub lost: u64,
+    pub seconds: f64,
+    pub answers_per_s: f64,
+    pub p50_us: u32,
+    pub p90_us: u32,
+    pub p99_us: u32,
+    pub p999_us: u32,
+    pub max_us: u32,
+    pub threads: usize,
+    pub window: usize,
+}
+
+impl std::fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} answers in {:.2} s: {:.0} answers/s ({} threads x {} in flight)",
+            self.answers, self.seconds, self.answers_per_s, self.threads, self.window
+        )?;
+        writeln!(
+            f,
+            "found {}, no mapping {}, lost {}",
+            self.found, self.not_found, self.lost
+        )?;
+        write!(
+            f,
+            "latency us: p50 {} p90 {} p99 {} p99.9 {} max {}",
+            self.p50_us, self.p90_us, self.p99_us, self.p999_us, self.max_us
+        )
+    }
+}
+
+/// A query unanswered for this long is counted lost and sent again.
+const LOST_AFTER: Duration = Duration::from_millis(200);
+
+#[derive(Default)]
+struct ThreadResult {
+    found: u64,
+    not_found: u64,
+    lost: u64,
+    latencies_us: Vec<u32>,
+}
+
+fn client(p: &BenchParams, idx: usize, start: Instant) -> std::io::Result<ThreadResult> {
+    let bind: SocketAddr = if p.target.is_ipv6() {
+        "[::]:0".parse().expect("literal")
+    } else {
+        "0.0.0.0:0".parse().expect("literal")
+    };
+    let s = UdpSocket::bind(bind)?;
+    s.connect(p.target)?;
+    s.set_read_timeout(Some(Duration::from_millis(20)))?;
+    let window = p.window.clamp(1, 0xffff);
+    let mut sent_at = vec![start; window];
+    let mut generation = vec![0u16; window];
+    let mut next_node = idx.wrapping_mul(7919) % p.nodes.len();
+    let measure_from = start + p.warmup;
+    let end = measure_from + p.duration;
+    let mut r = ThreadResult::default();
+    let mut out = Vec::with_capacity(32);
+    let mut send = |slot: usize, generation: &mut [u16], sent_at: &mut [Instant]| {
+        generation[slot] = generation[slot].wrapping_add(1);
+        let q = MaQuery {
+            sequence: (u32::from(generation[slot]) << 16) | slot as u32,
+            node: p.nodes[next_node],
+            timestamp: 0,
+        };
+        next_node = (next_node + 1) % p.nodes.len();
+        out.clear();
+        q.encode(&mut out);
+        sent_at[slot] = Instant::now();
+        s.send(&out)
+    };
+    for slot in 0..window {
+        send(slot, &mut generation, &mut sent_at)?;
+    }
+    let mut buf = [0u8; 64];
+    loop {
+        let n = match s.recv(&mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                let now = Instant::now();
+                if now >= end {
+                    break;
+                }
+                for slot in 0..window {
+                    if now.duration_since(sent_at[slot]) >= LOST_AFTER {
+                        if now >= measure_from {
+                            r.lost += 1;
+                        }
+                        send(slot, &mut generation, &mut sent_at)?;
+                    }
+                }
+                continue;
+            }
+            // The agent's port is closed (ICMP unreachable): keep trying
+            // until the deadline, the lost-query timer resends.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
+            Err(e) => return Err(e),
+        };
+        let now = Instant::now();
+        let Ok(reply) = MaReply::decode(&buf[..n]) else {
+            continue;
+        };
+        let slot = (reply.sequence & 0xffff) as usize;
+        if slot >= window || (reply.sequence >> 16) as u16 != generation[slot] {
+            continue;
+        }
+        if now >= measure_from && now < end {
+            let us = now.duration_since(sent_at[slot]).as_micros();
+            r.latencies_us.push(us.min(u128::from(u32::MAX)) as u32);
+            match reply.answer {
+                QueryAnswer::Mapping { .. } => r.found += 1,
+                QueryAnswer::NoMapping => r.not_found += 1,
+            }
+        }
+        if now >= end {
+            break;
+        }
+        send(slot, &mut generation, &mut sent_at)?;
+    }
+    Ok(r)
+}
+
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Runs the load and returns the figures. Blocking: call it from a plain
+/// thread (or `spawn_blocking`), not from an async task.
+pub fn run(p: &BenchParams) -> std::io::Result<BenchReport> {
+    assert!(!p.nodes.is_empty(), "bench needs at least one node");
+    let start = Instant::now();
+    let results: Vec<std::io::Result<ThreadResult>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..p.threads.max(1))
+            .map(|i| scope.spawn(move || client(p, i, start)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("client thread panicked")))
+            })
+            .collect()
+    });
+    let mut all = ThreadResult::default();
+    for r in results {
+        let r = r?;
+        all.found += r.found;
+        all.not_found += r.not_found;
+        all.lost += r.lost;
+        all.latencies_us.extend(r.latencies_us);
+    }
+    all.latencies_us.sort_unstable();
+    let answers = all.found + all.not_found;
+    let seconds = p.duration.as_secs_f64();
+    Ok(BenchReport {
+        answers,
+        found: all.found,
+        not_found: all.not_found,
+        lost: all.lost,
+        seconds,
+        answers_per_s: answers as f64 / seconds,
+        p50_us: percentile(&all.latencies_us, 0.50),
+        p90_us: percentile(&all.latencies_us, 0.90),
+        p99_us: percentile(&all.latencies_us, 0.99),
+        p999_us: percentile(&all.latencies_us, 0.999),
+        max_us: all.latencies_us.last().copied().unwrap_or(0),
+        threads: p.threads.max(1),
+        window: p.window.clamp(1, 0xffff),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_the_right_rank() {
+        let v: Vec<u32> = (1..=1000).collect();
+        assert_eq!(percentile(&v, 0.5), 501);
+        assert_eq!(percentile(&v, 0.99), 990);
+        assert_eq!(percentile(&v, 1.0), 1000);
+        assert_eq!(percentile(&[], 0.5), 0);
+    }
+}

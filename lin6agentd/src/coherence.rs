@@ -1,0 +1,139 @@
+//! Keeps each agent's cache in line with the database when something else
+//! changes it: another replica (PostgreSQL), or the `subscriber` commands
+//! and expiry collection (both backends).
+//!
+//! - PostgreSQL: a trigger on `mappings` sends `NOTIFY lin6_mappings,
+//!   '<node id>'` at commit; every agent LISTENs and refreshes that node.
+//!   While the listening connection is down, changes would go unnoticed, so
+//!   the cache is suspended (every query reads the database) until it is
+//!   listening again.
+//! - SQLite (one agent per file): triggers append to `mapping_changes`; the
+//!   agent reads the log every `cache.poll_ms`. Its own registrations are
+//!   written through to the cache at once; the log only carries what other
+//!   processes did, within one poll interval.
+
+use crate::agent::Agent;
+use crate::metrics::Metrics;
+use lin6::addr::NodeId;
+use sqlx::postgres::PgListener;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+pub const CHANNEL: &str = "lin6_mappings";
+
+/// Connects and LISTENs. Done before the agent serves anything, so that no
+/// change between its first database read and the LISTEN can be missed.
+pub async fn listen(url: &str) -> Result<PgListener, sqlx::Error> {
+    let mut l = PgListener::connect(url).await?;
+    l.listen(CHANNEL).await?;
+    Ok(l)
+}
+
+pub async fn run_pg_listener(
+    mut listener: PgListener,
+    url: String,
+    agent: Arc<Agent>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let r = tokio::select! {
+            r = listener.try_recv() => r,
+            _ = stop.changed() => return,
+        };
+        match r {
+            Ok(Some(n)) => {
+                backoff = Duration::from_millis(100);
+                let Ok(node) = NodeId::from_str(n.payload()) else {
+                    warn!(
+                        payload = n.payload(),
+                        "ignoring a malformed mapping notification"
+                    );
+                    continue;
+                };
+                if let Err(e) = agent.refresh(node).await {
+                    // Could not read the new state: forget the node rather
+                    // than keep a copy that may be stale.
+                    warn!(%node, "cannot refresh cached mapping: {e}");
+                    agent.cache().remove(node);
+                }
+            }
+            Ok(None) => {
+                // sqlx has reconnected and re-LISTENed already; what was
+                // sent in between is lost, so start over from empty.
+                warn!("PostgreSQL LISTEN connection was lost and restored; cache cleared");
+                agent.cache().clear();
+                Metrics::inc(&agent.metrics().cache_resets);
+            }
+            Err(e) => {
+                warn!(
+                    "PostgreSQL LISTEN connection failed: {e}; serving from the database until it is back"
+                );
+                agent.cache().suspend();
+                Metrics::inc(&agent.metrics().cache_resets);
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.changed() => return,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    match listen(&url).await {
+                        Ok(l) => {
+                            listener = l;
+                            agent.cache().resume();
+                            info!("PostgreSQL LISTEN connection restored; cache back in use");
+                            break;
+                        }
+                        Err(e) => warn!("PostgreSQL LISTEN reconnect failed: {e}"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Entries read per poll; a longer backlog is worked off over several polls.
+const POLL_BATCH: usize = 4096;
+
+pub async fn run_sqlite_poller(
+    mut last: i64,
+    agent: Arc<Agent>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match poll_once(&agent, last).await {
+            Ok(Some(upto)) => last = upto,
+            Ok(None) => {}
+            Err(e) => warn!("reading the mapping change log failed: {e}"),
+        }
+    }
+}
+
+/// Applies the log entries after `last`; returns the new high-water mark.
+pub async fn poll_once(agent: &Agent, last: i64) -> Result<Option<i64>, crate::error::DbError> {
+    let changes = agent.store().changes_after(last, POLL_BATCH).await?;
+    let Some(&(upto, _)) = changes.last() else {
+        return Ok(None);
+    };
+    let mut nodes: Vec<NodeId> = changes.into_iter().map(|(_, n)| n).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    for node in nodes {
+        if let Err(e) = agent.refresh(node).await {
+            warn!(%node, "cannot refresh cached mapping: {e}");
+            agent.cache().remove(node);
+        }
+    }
+    agent.store().prune_changes(upto).await?;
+    Ok(Some(upto))
+}

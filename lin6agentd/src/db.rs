@@ -1,0 +1,505 @@
+//! The subscriber database: subscribers (Node ID, key, level, enabled, replay
+//! state) and mappings, in SQLite or PostgreSQL.
+//!
+//! One code path for both, through sqlx's `Any` driver: every query below is
+//! plain SQL that both dialects accept (`$n` placeholders, `ON CONFLICT ..
+//! DO UPDATE`, integers and text only), so there is no second implementation
+//! to drift out of sync. What cannot be shared lives outside the queries: the
+//! schema (two migration directories, because PostgreSQL gets a NOTIFY
+//! trigger and SQLite a change-log trigger) and the change feed (`coherence`).
+//!
+//! Registrations must be atomic across replicas: two agents sharing one
+//! PostgreSQL database may receive the same (replayed) request at once. The
+//! replay state is therefore advanced with a compare-and-set (`UPDATE ..
+//! WHERE last_sequence = <what we checked against>`) in the same transaction
+//! as the mapping, which both dialects execute atomically without
+//! dialect-specific locking (`SELECT .. FOR UPDATE` does not exist in SQLite).
+
+use crate::cache::Mapping;
+use crate::error::DbError;
+use lin6::addr::{NodeId, Prefix64};
+use lin6::ls::ServiceLevel;
+use serde::Serialize;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Row};
+use std::str::FromStr;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Result<Backend, DbError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(DbError::UnsupportedUrl(url.to_string()))
+        }
+    }
+}
+
+/// What a registration needs to know about its node.
+#[derive(Debug, Clone)]
+pub struct SubscriberAuth {
+    pub key_id: u32,
+    pub secret_hex: String,
+    pub enabled: bool,
+    pub last_sequence: Option<u32>,
+}
+
+/// A subscriber as `subscriber list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscriberInfo {
+    pub node_id: NodeId,
+    pub key_id: u32,
+    pub level: String,
+    pub enabled: bool,
+    pub last_sequence: Option<u32>,
+    pub created_at: i64,
+    /// Current prefix, if the node has a live mapping.
+    pub prefix: Option<Prefix64>,
+    pub lifetime_left_s: Option<u64>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+/// sqlx opens SQLite files read-write but does not create them unless asked.
+fn with_create_mode(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+fn node_text(n: NodeId) -> String {
+    n.to_string()
+}
+
+fn corrupt(what: &str, v: impl std::fmt::Display) -> DbError {
+    DbError::Corrupt(format!("{what} {v}"))
+}
+
+fn u32_col(row: &AnyRow, col: &str) -> Result<u32, DbError> {
+    let v: i64 = row.try_get(col)?;
+    u32::try_from(v).map_err(|_| corrupt(col, v))
+}
+
+fn mapping_of(row: &AnyRow) -> Result<Mapping, DbError> {
+    let prefix: String = row.try_get("prefix")?;
+    let expires_at: i64 = row.try_get("expires_at")?;
+    Ok(Mapping {
+        prefix: Prefix64::from_str(&prefix).map_err(|_| corrupt("prefix", &prefix))?,
+        timestamp: u32_col(row, "req_timestamp")?,
+        expires_at: expires_at.max(0) as u64,
+        sequence: u32_col(row, "sequence")?,
+    })
+}
+
+fn node_of(row: &AnyRow) -> Result<NodeId, DbError> {
+    let s: String = row.try_get("node_id")?;
+    NodeId::from_str(&s).map_err(|_| corrupt("node_id", &s))
+}
+
+impl Store {
+    /// Connects, and creates or upgrades the schema.
+    pub async fn open(
+        url: &str,
+        max_connections: u32,
+        connect_timeout: Duration,
+    ) -> Result<Store, DbError> {
+        let backend = Backend::of_url(url)?;
+        sqlx::any::install_default_drivers();
+        let conn_url = match backend {
+            Backend::Sqlite => with_create_mode(url),
+            Backend::Postgres => url.to_string(),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(connect_timeout)
+            .connect(&conn_url)
+            .await
+            .map_err(|source| DbError::Connect {
+                url: url.to_string(),
+                source,
+            })?;
+        let migrate = |source| DbError::Migrate {
+            url: url.to_string(),
+            source,
+        };
+        match backend {
+            Backend::Sqlite => {
+                // WAL lets queries read while a registration writes; it is a
+                // property of the file, so setting it once is enough.
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .fetch_optional(&pool)
+                    .await?;
+                SQLITE_MIGRATIONS.run(&pool).await.map_err(migrate)?;
+            }
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await.map_err(migrate)?,
+        }
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn add_subscriber(
+        &self,
+        node: NodeId,
+        key_id: u32,
+        secret_hex: &str,
+        level: ServiceLevel,
+        now: u64,
+    ) -> Result<(), DbError> {
+        let r = sqlx::query(
+            "INSERT INTO subscribers (node_id, key_id, secret, level, enabled, created_at) \
+             VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (node_id) DO NOTHING",
+        )
+        .bind(node_text(node))
+        .bind(i64::from(key_id))
+        .bind(secret_hex.to_ascii_lowercase())
+        .bind(level.to_string())
+        .bind(now as i64)
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(DbError::Exists(node.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Removes a subscriber; its mapping goes with it (ON DELETE CASCADE).
+    pub async fn delete_subscriber(&self, node: NodeId) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        // Explicit rather than relying on the cascade alone, so the change
+        // triggers fire for the mapping row on every backend.
+        sqlx::query("DELETE FROM mappings WHERE node_id = $1")
+            .bind(node_text(node))
+            .execute(&mut *tx)
+            .await?;
+        let r = sqlx::query("DELETE FROM subscribers WHERE node_id = $1")
+            .bind(node_text(node))
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Err(DbError::NotFound(node.to_string()));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Enables or disables a subscriber. Disabling also withdraws its
+    /// mapping: a disabled subscriber is out of service at once, not when its
+    /// last registration expires.
+    pub async fn set_enabled(&self, node: NodeId, enabled: bool) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query("UPDATE subscribers SET enabled = $1 WHERE node_id = $2")
+            .bind(i64::from(enabled))
+            .bind(node_text(node))
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Err(DbError::NotFound(node.to_string()));
+        }
+        if !enabled {
+            sqlx::query("DELETE FROM mappings WHERE node_id = $1")
+                .bind(node_text(node))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn list_subscribers(&self, now: u64) -> Result<Vec<SubscriberInfo>, DbError> {
+        let rows = sqlx::query(
+            "SELECT s.node_id, s.key_id, s.level, s.enabled, s.last_sequence, s.created_at, \
+                    m.prefix, m.expires_at \
+             FROM subscribers s LEFT JOIN mappings m ON m.node_id = s.node_id \
+             ORDER BY s.node_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let prefix: Option<String> = row.try_get("prefix")?;
+                let expires_at: Option<i64> = row.try_get("expires_at")?;
+                let left = expires_at
+                    .map(|e| e.max(0) as u64)
+                    .filter(|e| *e > now)
+                    .map(|e| e - now);
+                let last: Option<i64> = row.try_get("last_sequence")?;
+                let enabled: i64 = row.try_get("enabled")?;
+                Ok(SubscriberInfo {
+                    node_id: node_of(row)?,
+                    key_id: u32_col(row, "key_id")?,
+                    level: row.try_get("level")?,
+                    enabled: enabled != 0,
+                    last_sequence: last.map(|v| v as u32),
+                    created_at: row.try_get("created_at")?,
+                    prefix: match (&prefix, left) {
+                        (Some(p), Some(_)) => {
+                            Some(Prefix64::from_str(p).map_err(|_| corrupt("prefix", p))?)
+                        }
+                        _ => None,
+                    },
+                    lifetime_left_s: left,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn subscriber_auth(&self, node: NodeId) -> Result<Option<SubscriberAuth>, DbError> {
+        let row = sqlx::query(
+            "SELECT key_id, secret, enabled, last_sequence FROM subscribers WHERE node_id = $1",
+        )
+        .bind(node_text(node))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let enabled: i64 = row.try_get("enabled")?;
+        let last: Option<i64> = row.try_get("last_sequence")?;
+        Ok(Some(SubscriberAuth {
+            key_id: u32_col(&row, "key_id")?,
+            secret_hex: row.try_get("secret")?,
+            enabled: enabled != 0,
+            last_sequence: match last {
+                Some(v) => Some(u32::try_from(v).map_err(|_| corrupt("last_sequence", v))?),
+                None => None,
+            },
+        }))
+    }
+
+    /// Records `m` as the node's mapping and `m.sequence` as its last
+    /// accepted sequence, provided the replay state is still `seen_last`
+    /// (what the caller checked the request against) and the subscriber is
+    /// still enabled with that key. `false`: someone else changed the state
+    /// first; re-read and check again.
+    pub async fn commit_registration(
+        &self,
+        node: NodeId,
+        key_id: u32,
+        seen_last: Option<u32>,
+        m: &Mapping,
+        now: u64,
+    ) -> Result<bool, DbError> {
+        let mut tx = self.pool.begin().await?;
+        // -1 stands for "never registered": sequences are 0..2^32-1.
+        let r = sqlx::query(
+            "UPDATE subscribers SET last_sequence = $1 \
+             WHERE node_id = $2 AND enabled = 1 AND key_id = $3 \
+               AND COALESCE(last_sequence, -1) = $4",
+        )
+        .bind(i64::from(m.sequence))
+        .bind(node_text(node))
+        .bind(i64::from(key_id))
+        .bind(seen_last.map_or(-1, i64::from))
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO mappings (node_id, prefix, req_timestamp, expires_at, sequence, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (node_id) DO UPDATE SET prefix = excluded.prefix, \
+               req_timestamp = excluded.req_timestamp, expires_at = excluded.expires_at, \
+               sequence = excluded.sequence, updated_at = excluded.updated_at",
+        )
+        .bind(node_text(node))
+        .bind(m.prefix.to_string())
+        .bind(i64::from(m.timestamp))
+        .bind(m.expires_at as i64)
+        .bind(i64::from(m.sequence))
+        .bind(now as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The node's mapping row, live or expired.
+    pub async fn mapping(&self, node: NodeId) -> Result<Option<Mapping>, DbError> {
+        let row = sqlx::query(
+            "SELECT prefix, req_timestamp, expires_at, sequence FROM mappings WHERE node_id = $1",
+        )
+        .bind(node_text(node))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(mapping_of).transpose()
+    }
+
+    /// Up to `limit` live mappings, for warming the cache.
+    pub async fn live_mappings(
+        &self,
+        now: u64,
+        limit: usize,
+    ) -> Result<Vec<(NodeId, Mapping)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT node_id, prefix, req_timestamp, expires_at, sequence FROM mappings \
+             WHERE expires_at > $1 ORDER BY expires_at DESC LIMIT $2",
+        )
+        .bind(now as i64)
+        .bind(limit.min(i64::MAX as usize) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((node_of(r)?, mapping_of(r)?)))
+            .collect()
+    }
+
+    pub async fn count_live(&self, now: u64) -> Result<u64, DbError> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM mappings WHERE expires_at > $1")
+            .bind(now as i64)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Deletes mapping rows that expired before `now`. The replay state
+    /// stays with the subscriber.
+    pub async fn collect_expired(&self, now: u64) -> Result<u64, DbError> {
+        let r = sqlx::query("DELETE FROM mappings WHERE expires_at <= $1")
+            .bind(now as i64)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// SQLite change log: the newest entry's ID (0 if empty).
+    pub async fn last_change_id(&self) -> Result<i64, DbError> {
+        let id: Option<i64> = sqlx::query("SELECT MAX(id) AS id FROM mapping_changes")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("id")?;
+        Ok(id.unwrap_or(0))
+    }
+
+    /// SQLite change log: entries after `after`, oldest first.
+    pub async fn changes_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, NodeId)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT id, node_id FROM mapping_changes WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>("id")?, node_of(r)?)))
+            .collect()
+    }
+
+    /// SQLite change log: drops entries up to `upto`, which the single agent
+    /// that owns the file has applied.
+    pub async fn prune_changes(&self, upto: i64) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM mapping_changes WHERE id <= $1")
+            .bind(upto)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Adds many subscribers with live mappings in one transaction (the
+    /// benchmark's fixture; far faster than one registration each).
+    pub async fn seed(
+        &self,
+        entries: &[(NodeId, String, Mapping)],
+        now: u64,
+    ) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        for (node, secret_hex, m) in entries {
+            sqlx::query(
+                "INSERT INTO subscribers (node_id, key_id, secret, level, enabled, last_sequence, created_at) \
+                 VALUES ($1, 1, $2, 'normal', 1, $3, $4)",
+            )
+            .bind(node_text(*node))
+            .bind(secret_hex.as_str())
+            .bind(i64::from(m.sequence))
+            .bind(now as i64)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO mappings (node_id, prefix, req_timestamp, expires_at, sequence, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(node_text(*node))
+            .bind(m.prefix.to_string())
+            .bind(i64::from(m.timestamp))
+            .bind(m.expires_at as i64)
+            .bind(i64::from(m.sequence))
+            .bind(now as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_get_create_mode_once() {
+        assert_eq!(
+            with_create_mode("sqlite:///a.db"),
+            "sqlite:///a.db?mode=rwc"
+        );
+        assert_eq!(
+            with_create_mode("sqlite:///a.db?x=1"),
+            "sqlite:///a.db?x=1&mode=rwc"
+        );
+        assert_eq!(
+            with_create_mode("sqlite:///a.db?mode=ro"),
+            "sqlite:///a.db?mode=ro"
+        );
+    }
+
+    #[test]
+    fn backend_follows_the_url_scheme() {
+        assert_eq!(Backend::of_url("sqlite::memory:").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::of_url("postgresql://u@h/d").unwrap(),
+            Backend::Postgres
+        );
+        assert!(Backend::of_url("mysql://h/d").is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! lin6agentd, the LIN6 Mapping Agent (MA): accepts authenticated Mapping
+//! Update Requests from the nodes in its subscriber database, and answers MA
+//! Queries from an in-memory cache that the database keeps coherent. Design
+//! and config reference: docs/lin6agentd.md.
+
+pub mod agent;
+pub mod bench;
+pub mod cache;
+pub mod coherence;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod metrics;
+pub mod network;
+pub mod tasks;
+
+pub use agent::{Agent, Params, QueryOutcome};
+pub use config::Config;
+pub use tasks::{Running, spawn, unix_now};

@@ -1,0 +1,337 @@
+//! Starting the agent: database, change feed, cache warm-up, sockets, and
+//! the tasks that serve them.
+
+use crate::agent::{Agent, Params, QueryOutcome};
+use crate::cache::Cache;
+use crate::coherence;
+use crate::config::Config;
+use crate::db::{Backend, Store};
+use crate::error::AgentError;
+use crate::metrics::{Metrics, Reject};
+use crate::network;
+use lin6::wire::Codec;
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+use tracing::{debug, info, warn};
+
+/// Unix seconds, the agent's notion of now.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A running agent.
+pub struct Running {
+    pub registration_addr: SocketAddr,
+    pub query_addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
+    pub agent: Arc<Agent>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops the tasks and waits for them.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.agent.store().close().await;
+    }
+
+    /// Kills the agent as a crash would: tasks aborted mid-work, no goodbye
+    /// to the database. (What the replica tests do to one agent.)
+    pub fn abort(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Opens the database and starts serving. Errors here are configuration,
+/// database or bind errors.
+pub async fn spawn(cfg: Config) -> Result<Running, AgentError> {
+    let url = cfg.database.url.clone();
+    let store = Store::open(
+        &url,
+        cfg.database.max_connections,
+        Duration::from_millis(cfg.database.connect_timeout_ms),
+    )
+    .await?;
+    let backend = store.backend();
+    let metrics = Arc::new(Metrics::default());
+    let cache = Arc::new(Cache::new(cfg.cache.capacity));
+    let agent = Arc::new(Agent::new(
+        store,
+        cache,
+        metrics.clone(),
+        Params::of(&cfg),
+        cfg.query.max_db_lookups,
+    ));
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    // The change feed first, then the warm-up: a change committed between
+    // the two is then both in what we read and in the feed, never in neither.
+    match backend {
+        Backend::Postgres => {
+            let l =
+                coherence::listen(&url)
+                    .await
+                    .map_err(|source| crate::error::DbError::Connect {
+                        url: url.clone(),
+                        source,
+                    })?;
+            tasks.push(tokio::spawn(coherence::run_pg_listener(
+                l,
+                url.clone(),
+                agent.clone(),
+                stop_rx.clone(),
+            )));
+        }
+        Backend::Sqlite => {
+            let last = agent.store().last_change_id().await?;
+            tasks.push(tokio::spawn(coherence::run_sqlite_poller(
+                last,
+                agent.clone(),
+                Duration::from_millis(cfg.cache.poll_ms),
+                stop_rx.clone(),
+            )));
+        }
+    }
+    if cfg.cache.preload {
+        let n = agent.preload(unix_now()).await?;
+        info!(mappings = n, "cache warmed up");
+    }
+
+    let reg = Arc::new(network::bind_one(
+        "registration socket (registration_listen)",
+        cfg.registration_listen,
+    )?);
+    let registration_addr = reg.local_addr().map_err(|source| AgentError::Io {
+        what: "registration socket",
+        source,
+    })?;
+    let qsocks = network::bind_shared(
+        "query socket (query_listen)",
+        cfg.query_listen,
+        cfg.query_workers(),
+    )?;
+    let query_addr = qsocks[0].local_addr().map_err(|source| AgentError::Io {
+        what: "query socket",
+        source,
+    })?;
+
+    tasks.push(tokio::spawn(registration_loop(
+        reg,
+        agent.clone(),
+        cfg.registration.max_in_flight,
+        stop_rx.clone(),
+    )));
+    for s in qsocks {
+        tasks.push(tokio::spawn(query_worker(
+            Arc::new(s),
+            agent.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    tasks.push(tokio::spawn(housekeeping(
+        agent.clone(),
+        Duration::from_secs(cfg.mapping.gc_interval_s),
+        stop_rx.clone(),
+    )));
+    let mut metrics_addr = None;
+    if let Some(addr) = cfg.metrics_listen {
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|source| AgentError::Bind {
+                what: "metrics listener (metrics_listen)",
+                addr,
+                source,
+            })?;
+        metrics_addr = l.local_addr().ok();
+        tasks.push(tokio::spawn(serve_metrics(l, metrics, stop_rx)));
+    }
+    info!(%registration_addr, %query_addr, ?metrics_addr, ?backend, "lin6agentd running");
+    Ok(Running {
+        registration_addr,
+        query_addr,
+        metrics_addr,
+        agent,
+        stop,
+        tasks,
+    })
+}
+
+/// One datagram per task, at most `max_in_flight` at once: each waits on a
+/// database transaction, and a slow one must not hold up the others.
+async fn registration_loop(
+    sock: Arc<UdpSocket>,
+    agent: Arc<Agent>,
+    max_in_flight: usize,
+    mut stop: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(max_in_flight));
+    // One byte more than the largest valid datagram, so that an oversized
+    // one is seen as oversized rather than cut to a valid length.
+    let mut buf = [0u8; 128];
+    loop {
+        let (n, from) = tokio::select! {
+            r = sock.recv_from(&mut buf) => match r {
+                Ok(x) => x,
+                Err(e) => { warn!("receive on registration socket: {e}"); continue; }
+            },
+            _ = stop.changed() => return,
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            agent.metrics().reject(Reject::Busy);
+            continue;
+        };
+        let datagram = buf[..n].to_vec();
+        let (agent, sock) = (agent.clone(), sock.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            if let Some(reply) = agent.register(unix_now(), &datagram).await
+                && let Err(e) = sock.send_to(&reply, from).await
+            {
+                Metrics::inc(&agent.metrics().send_errors);
+                debug!(%from, "sending Mapping Update Reply failed: {e}");
+            }
+        });
+    }
+}
+
+/// Serves one query socket. Drains the socket with non-blocking receives
+/// and answers cache hits inline; only misses become tasks.
+async fn query_worker(sock: Arc<UdpSocket>, agent: Arc<Agent>, mut stop: watch::Receiver<bool>) {
+    let mut buf = [0u8; 64];
+    let mut out = Vec::with_capacity(32);
+    loop {
+        tokio::select! {
+            r = sock.readable() => if let Err(e) = r {
+                warn!("query socket: {e}");
+                continue;
+            },
+            _ = stop.changed() => return,
+        }
+        let now = unix_now();
+        loop {
+            let (n, from) = match sock.try_recv_from(&mut buf) {
+                Ok(x) => x,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    debug!("receive on query socket: {e}");
+                    continue;
+                }
+            };
+            match agent.answer_from_cache(now, &buf[..n]) {
+                QueryOutcome::Reply(r) => {
+                    out.clear();
+                    r.encode(&mut out);
+                    send(&sock, &out, from, &agent).await;
+                }
+                QueryOutcome::Lookup(q) => {
+                    let Some(permit) = agent.lookup_permit() else {
+                        continue;
+                    };
+                    let (agent, sock) = (agent.clone(), sock.clone());
+                    tokio::spawn(async move {
+                        let _permit = permit;
+                        if let Some(r) = agent.answer_from_db(now, q).await {
+                            send(&sock, &r.to_vec(), from, &agent).await;
+                        }
+                    });
+                }
+                QueryOutcome::Drop => {}
+            }
+        }
+    }
+}
+
+async fn send(sock: &UdpSocket, bytes: &[u8], to: SocketAddr, agent: &Agent) {
+    let r = match sock.try_send_to(bytes, to) {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => sock.send_to(bytes, to).await,
+        r => r,
+    };
+    if let Err(e) = r {
+        Metrics::inc(&agent.metrics().send_errors);
+        debug!(%to, "sending MA Reply failed: {e}");
+    }
+}
+
+/// Expired-row collection every `gc_every`, gauges every few seconds.
+async fn housekeeping(agent: Arc<Agent>, gc_every: Duration, mut stop: watch::Receiver<bool>) {
+    let gauges_every = Duration::from_secs(5).min(gc_every);
+    let mut tick = tokio::time::interval(gauges_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_gc = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let now = unix_now();
+        let r = if last_gc.elapsed() >= gc_every {
+            last_gc = tokio::time::Instant::now();
+            agent.housekeeping(now).await
+        } else {
+            agent.update_gauges(now).await
+        };
+        if let Err(e) = r {
+            warn!("housekeeping: {e}");
+        }
+    }
+}
+
+/// Requests larger than this are refused: we serve one GET path.
+const MAX_REQUEST: usize = 4096;
+
+/// A deliberately tiny HTTP/1.0 responder for `/metrics`, as in lsd: one
+/// connection at a time with a short timeout is plenty for a scraper.
+async fn serve_metrics(l: TcpListener, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let conn = tokio::select! {
+            c = l.accept() => c,
+            _ = stop.changed() => break,
+        };
+        let Ok((mut s, _)) = conn else { continue };
+        let r = timeout(Duration::from_secs(2), async {
+            let mut buf = Vec::with_capacity(512);
+            let mut chunk = [0u8; 512];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < MAX_REQUEST {
+                let n = s.read(&mut chunk).await?;
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let line = String::from_utf8_lossy(&buf);
+            let path = line.split_whitespace().nth(1).unwrap_or("");
+            let (status, ctype, body) = match path {
+                "/metrics" => ("200 OK", "text/plain; version=0.0.4", metrics.render()),
+                _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
+            };
+            let head = format!(
+                "HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).await?;
+            s.write_all(body.as_bytes()).await?;
+            s.shutdown().await
+        })
+        .await;
+        if let Ok(Err(e)) = r {
+            warn!("metrics connection: {e}");
+        }
+    }
+}
