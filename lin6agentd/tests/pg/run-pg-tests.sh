@@ -1,0 +1,9 @@
+#!/bin/sh
+# Runs lin6agentd's PostgreSQL tests against a real, throwaway PostgreSQL
+# server (the CI entry point). Extra arguments go to `cargo test`.
+# LIN6AGENTD_REQUIRE_PG=1 makes the tests fail, not skip, without a server.
+set -eu
+here="$(cd "$(dirname "$0")" && pwd)"
+eval "$("$here/start-postgres.sh")"
+trap '"$here/stop-postgres.sh"' EXIT INT TERM
+LIN6AGENTD_REQUIRE_PG=1 cargo test -p lin6agentd --test pg_replicas "$@"
