@@ -10,7 +10,7 @@ use crate::addr::In6;
 use crate::state::{now_secs, Lin6Net};
 use crate::stats::Counter;
 use crate::xlat::{self, In, Out};
-use kernel::net::netfilter::{priority, HookState, Ipv6Hook, Ipv6HookFn, Verdict};
+use kernel::net::netfilter::{priority, HookSkb, HookState, Ipv6Hook, Ipv6HookFn, Verdict};
 use kernel::net::skbuff::{Ipv6Header, SkBuff};
 use kernel::sync::rcu;
 
@@ -45,7 +45,7 @@ impl Ipv6HookFn for OutHook {
     const HOOK: Ipv6Hook = Ipv6Hook::LocalOut;
     const PRIORITY: i32 = priority::LAST - 1;
 
-    fn hook(skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
+    fn hook(mut skb: HookSkb<'_>, state: &HookState<'_>) -> Verdict {
         let net = state.net();
         let (Some(ns), Some(Ipv6Header { saddr, daddr, .. })) = (Lin6Net::get(net), skb.ipv6_header()) else {
             return Verdict::Accept;
@@ -63,12 +63,12 @@ impl Ipv6HookFn for OutHook {
             }
             Out::Miss(peer) => {
                 ns.stats.inc(Counter::Misses);
-                ns.stats.inc(Counter::DropNoMapping);
-                ns.report_miss(net, peer, &daddr, crate::uapi::miss_reason::NO_MAPPING);
-                Verdict::Drop
+                let (skb, verdict) = skb.steal();
+                ns.queue_packet(net, peer, &daddr, skb);
+                verdict
             }
             Out::Translate { src, dst } => {
-                if !rewrite(ns, skb, Some(&src), dst.as_ref()) {
+                if !rewrite(ns, &mut skb, Some(&src), dst.as_ref()) {
                     return Verdict::Drop;
                 }
                 // The route was chosen for the LIN6 destination (linsix0):
@@ -90,7 +90,7 @@ impl Ipv6HookFn for InHook {
     const HOOK: Ipv6Hook = Ipv6Hook::PreRouting;
     const PRIORITY: i32 = priority::CONNTRACK_DEFRAG - 10;
 
-    fn hook(skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
+    fn hook(mut skb: HookSkb<'_>, state: &HookState<'_>) -> Verdict {
         let net = state.net();
         let (Some(ns), Some(Ipv6Header { saddr, daddr, .. })) = (Lin6Net::get(net), skb.ipv6_header()) else {
             return Verdict::Accept;
@@ -103,15 +103,15 @@ impl Ipv6HookFn for InHook {
         match xlat::input(node, ns.table.get(&guard), now_secs(), &saddr, &daddr) {
             In::Pass => Verdict::Accept,
             In::Translate { src, dst, check } => {
-                if is_nd_or_mld(skb) {
+                if is_nd_or_mld(&skb) {
                     return Verdict::Accept;
                 }
-                if !rewrite(ns, skb, src.as_ref(), Some(&dst)) {
+                if !rewrite(ns, &mut skb, src.as_ref(), Some(&dst)) {
                     return Verdict::Drop;
                 }
                 if let Some((peer, reason)) = check {
                     ns.stats.inc(Counter::Misses);
-                    ns.report_miss(net, peer, &saddr, reason);
+                    ns.report_source(net, peer, &saddr, reason);
                 }
                 ns.stats.inc(Counter::TranslatedIn);
                 Verdict::Accept

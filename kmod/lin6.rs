@@ -16,6 +16,7 @@ mod events;
 mod hooks;
 mod netlink;
 mod node;
+mod queue;
 mod state;
 mod stats;
 mod table;

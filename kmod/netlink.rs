@@ -156,7 +156,8 @@ fn map_new(info: &mut Info<'_>, ns: &Lin6Net) -> Result {
     if flags & map_flags::STATIC != 0 && lifetime != 0 {
         return Err(info.fail(EINVAL, c_str!("a static mapping has no lifetime")));
     }
-    ns.map_add(id, prefix, lifetime).map_err(|e| table_error(info, e))
+    let net = info.net();
+    ns.map_add(net, id, prefix, lifetime).map_err(|e| table_error(info, e))
 }
 
 fn map_get(info: &mut Info<'_>, ns: &Lin6Net) -> Result {

@@ -7,15 +7,21 @@
 use crate::addr::{In6, NodeId};
 use crate::hooks::{InHook, OutHook};
 use crate::node::Node;
-use crate::stats::Stats;
+use crate::queue::{Queued, Queues};
+use crate::stats::{Counter, Stats};
 use crate::table::{Mapping, Snapshot, TableError};
 use crate::{events::EventLimiter, PERNET};
 use kernel::net::netfilter::HookRegistration;
 use kernel::net::netns::{Net, Pernet, PernetState};
 use kernel::prelude::*;
 use kernel::sync::rcu::RcuBox;
-use kernel::sync::{new_mutex, Mutex};
+use kernel::net::skbuff::OwnedSkb;
+use kernel::sync::{new_mutex, new_spinlock_bh, Mutex, SpinLockBh};
 use kernel::time::Ktime;
+use kernel::timer::Timer;
+
+/// How often waiting packets are checked for their timeout.
+const QUEUE_TICK_MS: u32 = 250;
 
 /// Default capacity of a namespace's Mapping Table.
 pub(crate) const DEFAULT_CAPACITY: usize = 4096;
@@ -29,6 +35,11 @@ pub(crate) struct Lin6Net {
     pub(crate) stats: Stats,
     pub(crate) capacity: usize,
     pub(crate) events: EventLimiter,
+    #[pin]
+    queue: SpinLockBh<Queues>,
+    /// Ticks while packets wait, to drop those that waited too long.
+    #[pin]
+    queue_timer: Timer<Net>,
     // Last, so that the hooks see a complete state from their first packet.
     #[pin]
     out_hook: HookRegistration,
@@ -59,6 +70,8 @@ impl PernetState for Lin6Net {
             stats: Stats::new(),
             capacity: DEFAULT_CAPACITY,
             events: EventLimiter::new(),
+            queue <- new_spinlock_bh!(Queues::new()),
+            queue_timer <- Timer::new(net, Lin6Net::expire_queue),
             out_hook <- HookRegistration::new::<OutHook>(net),
             in_hook <- HookRegistration::new::<InHook>(net),
         }? Error)
@@ -67,6 +80,12 @@ impl PernetState for Lin6Net {
     fn pre_exit(&self, _net: &Net) {
         self.out_hook.unregister();
         self.in_hook.unregister();
+        // A hook still running may queue until `close`; after it nothing is
+        // queued and the timer is never armed again, so cancelling it here
+        // leaves nothing behind for the state's drop.
+        let dropped = self.queue.lock().close();
+        self.stats.add(Counter::DropNoMapping, dropped as u64);
+        self.queue_timer.cancel_sync();
     }
 }
 
@@ -95,18 +114,22 @@ impl Lin6Net {
     }
 
     /// Adds or replaces a mapping.
-    pub(crate) fn map_add(&self, node: NodeId, prefix: crate::addr::Prefix, lifetime: u32) -> Result<(), TableError> {
+    pub(crate) fn map_add(&self, net: &Net, node: NodeId, prefix: crate::addr::Prefix, lifetime: u32) -> Result<(), TableError> {
         let now = now_secs();
         let m = Mapping {
             node,
             prefix,
             expires: (lifetime > 0).then(|| now + i64::from(lifetime)),
         };
-        let _w = self.writer.lock();
-        // SAFETY: we hold the writers' lock.
-        let next = unsafe { self.table.get_locked() }.with(m, self.capacity, now)?;
-        // SAFETY: we hold the writers' lock.
-        unsafe { self.table.replace(next, GFP_KERNEL) }.map_err(|_| TableError::NoMemory)
+        {
+            let _w = self.writer.lock();
+            // SAFETY: we hold the writers' lock.
+            let next = unsafe { self.table.get_locked() }.with(m, self.capacity, now)?;
+            // SAFETY: we hold the writers' lock.
+            unsafe { self.table.replace(next, GFP_KERNEL) }.map_err(|_| TableError::NoMemory)?;
+        }
+        self.release_queue(net, node);
+        Ok(())
     }
 
     /// Deletes a mapping.
@@ -125,8 +148,60 @@ impl Lin6Net {
         unsafe { self.table.replace(Snapshot::empty(), GFP_KERNEL) }.map_err(|_| TableError::NoMemory)
     }
 
-    /// Tells userspace about a miss (rate-limited per Node ID).
-    pub(crate) fn report_miss(&self, net: &Net, peer: NodeId, addr: &In6, reason: u32) {
+    /// Holds a packet for `peer` until its mapping arrives.
+    pub(crate) fn queue_packet(&self, net: &Net, peer: NodeId, addr: &In6, skb: OwnedSkb) {
+        let now = now_ms();
+        let queued = {
+            let mut q = self.queue.lock();
+            let was_empty = q.is_empty();
+            let r = q.push(peer, skb, now);
+            // Armed under the lock, so `pre_exit`'s close-then-cancel cannot
+            // miss it.
+            if was_empty && matches!(r, Queued::Waiting { .. }) {
+                self.queue_timer.arm_ms(QUEUE_TICK_MS);
+            }
+            r
+        };
+        match queued {
+            Queued::Waiting { first, len } => {
+                self.stats.inc(Counter::Queued);
+                if first || self.events.allow(peer, now) {
+                    crate::events::send_miss(net, peer, addr, crate::uapi::miss_reason::NO_MAPPING, len as u32);
+                }
+            }
+            Queued::Full => self.stats.inc(Counter::DropQueueFull),
+            Queued::Closed => self.stats.inc(Counter::DropNoMapping),
+        }
+    }
+
+    /// Sends the packets that waited for `node`'s mapping, now installed.
+    fn release_queue(&self, net: &Net, node: NodeId) {
+        let Some(skbs) = self.queue.lock().take(node) else {
+            return;
+        };
+        // Outside the lock: the packets go through our own hook again.
+        for skb in skbs {
+            match skb.ipv6_local_out(net) {
+                Ok(()) => self.stats.inc(Counter::SentFromQueue),
+                Err(_) => self.stats.inc(Counter::DropMalformed),
+            }
+        }
+    }
+
+    fn expire_queue(net: &Net) {
+        let Some(ns) = Lin6Net::get(net) else {
+            return;
+        };
+        let mut q = ns.queue.lock();
+        let dropped = q.expire(now_ms());
+        ns.stats.add(Counter::DropQueueTimeout, dropped as u64);
+        if !q.is_empty() {
+            ns.queue_timer.arm_ms(QUEUE_TICK_MS);
+        }
+    }
+
+    /// Asks userspace to check a source (rate-limited per Node ID).
+    pub(crate) fn report_source(&self, net: &Net, peer: NodeId, addr: &In6, reason: u32) {
         if self.events.allow(peer, now_ms()) {
             crate::events::send_miss(net, peer, addr, reason, 0);
         }

@@ -30,3 +30,13 @@ u8 rust_helper_skb_ip_summed(const struct sk_buff *skb)
 {
 	return skb->ip_summed;
 }
+
+void rust_helper_kfree_skb(struct sk_buff *skb)
+{
+	kfree_skb(skb);
+}
+
+struct sock *rust_helper_skb_sk(const struct sk_buff *skb)
+{
+	return skb->sk;
+}

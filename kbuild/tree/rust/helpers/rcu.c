@@ -11,3 +11,4 @@ void rust_helper_rcu_read_unlock(void)
 {
 	rcu_read_unlock();
 }
+

@@ -9,28 +9,35 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use crate::{
     bindings,
     error::to_result,
-    net::{netns::Net, skbuff::SkBuff},
+    net::{
+        netns::Net,
+        skbuff::{OwnedSkb, SkBuff},
+    },
     prelude::*,
     types::Opaque,
 };
 
 /// What a hook decides for a packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Continue traversal.
     Accept,
     /// Free the packet.
     Drop,
-    /// The hook took the packet (queued it, freed it): the stack forgets it.
-    Stolen,
+    /// The hook took the packet: only [`HookSkb::steal`] makes this.
+    Stolen(Stolen),
 }
+
+/// Proof that a hook took its packet with [`HookSkb::steal`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct Stolen(());
 
 impl Verdict {
     fn to_raw(self) -> u32 {
         match self {
             Verdict::Accept => bindings::NF_ACCEPT,
             Verdict::Drop => bindings::NF_DROP,
-            Verdict::Stolen => bindings::NF_STOLEN,
+            Verdict::Stolen(_) => bindings::NF_STOLEN,
         }
     }
 }
@@ -92,6 +99,33 @@ impl<'a> HookState<'a> {
     }
 }
 
+/// The packet a hook is looking at.
+pub struct HookSkb<'a>(&'a mut SkBuff);
+
+impl HookSkb<'_> {
+    /// Takes the packet out of the stack's hands; the hook must return the
+    /// verdict that comes with it.
+    pub fn steal(self) -> (OwnedSkb, Verdict) {
+        // SAFETY: a hook owns its packet until it returns; returning
+        // NF_STOLEN (the verdict paired here, the only way to make one)
+        // tells the core the reference is now ours.
+        (unsafe { OwnedSkb::from_raw(self.0.as_ptr()) }, Verdict::Stolen(Stolen(())))
+    }
+}
+
+impl core::ops::Deref for HookSkb<'_> {
+    type Target = SkBuff;
+    fn deref(&self) -> &SkBuff {
+        self.0
+    }
+}
+
+impl core::ops::DerefMut for HookSkb<'_> {
+    fn deref_mut(&mut self) -> &mut SkBuff {
+        self.0
+    }
+}
+
 /// An IPv6 netfilter hook function.
 pub trait Ipv6HookFn: 'static {
     /// Where it hooks.
@@ -99,7 +133,7 @@ pub trait Ipv6HookFn: 'static {
     /// Its priority (lower runs first; see `enum nf_ip6_hook_priorities`).
     const PRIORITY: i32;
     /// Looks at, and may rewrite, one packet.
-    fn hook(skb: &mut SkBuff, state: &HookState<'_>) -> Verdict;
+    fn hook(skb: HookSkb<'_>, state: &HookState<'_>) -> Verdict;
 }
 
 /// A hook registered in one namespace; unregistered when dropped.
@@ -150,7 +184,7 @@ impl HookRegistration {
         // SAFETY: the core passes a packet the hook may modify and a valid
         // state, both for the duration of the call.
         let (skb, state) = unsafe { (SkBuff::from_raw(skb), HookState(&*state)) };
-        H::hook(skb, &state).to_raw()
+        H::hook(HookSkb(skb), &state).to_raw()
     }
 }
 

@@ -12,6 +12,12 @@ use core::{cell::UnsafeCell, marker::PhantomData, mem, ptr};
 #[repr(transparent)]
 pub struct Net(Opaque<bindings::net>);
 
+// SAFETY: `struct net` is designed to be referenced from any CPU; the
+// wrappers only read it or call C functions that do their own locking.
+unsafe impl Sync for Net {}
+// SAFETY: as above.
+unsafe impl Send for Net {}
+
 impl Net {
     /// Borrows the namespace behind `ptr`.
     ///

@@ -239,3 +239,50 @@ impl SkBuff {
         to_result(unsafe { bindings::ip6_route_me_harder(net.as_ptr(), sk, self.as_ptr()) })
     }
 }
+
+/// A socket buffer we own: freed when dropped, unless handed on.
+pub struct OwnedSkb(core::ptr::NonNull<bindings::sk_buff>);
+
+// SAFETY: an owned skb may be freed or sent from any context and CPU.
+unsafe impl Send for OwnedSkb {}
+
+impl OwnedSkb {
+    /// Takes ownership of `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a valid skb whose one reference the caller hands over.
+    pub unsafe fn from_raw(ptr: *mut bindings::sk_buff) -> Self {
+        // SAFETY: per contract, `ptr` is valid and so not null.
+        Self(unsafe { core::ptr::NonNull::new_unchecked(ptr) })
+    }
+
+    /// The buffer.
+    pub fn skb(&mut self) -> &mut SkBuff {
+        // SAFETY: we own the skb exclusively.
+        unsafe { SkBuff::from_raw(self.0.as_ptr()) }
+    }
+
+    fn into_raw(self) -> *mut bindings::sk_buff {
+        let p = self.0.as_ptr();
+        core::mem::forget(self);
+        p
+    }
+
+    /// Sends a locally generated packet again from the start of the output
+    /// path (LOCAL_OUT hooks included), on behalf of its socket, if any.
+    /// The packet is consumed either way.
+    pub fn ipv6_local_out(self, net: &Net) -> Result {
+        let skb = self.into_raw();
+        // SAFETY: `skb` is ours to hand over; its socket reference (if any)
+        // is kept alive by the skb itself; `net` is live.
+        to_result(unsafe { bindings::ip6_local_out(net.as_ptr(), bindings::skb_sk(skb), skb) })
+    }
+}
+
+impl Drop for OwnedSkb {
+    fn drop(&mut self) {
+        // SAFETY: we own the one reference.
+        unsafe { bindings::kfree_skb(self.0.as_ptr()) };
+    }
+}
