@@ -62,6 +62,7 @@ def main():
                 # Paired per round: each round's contender over that round's plain.
                 pairs = [a / b for a, b in zip(runs[kind][c], runs[kind]["plain"]) if b]
                 out[kind][c]["ratio_per_round"] = pairs
+                out[kind][c]["ratio_per_round_median"] = statistics.median(pairs) if pairs else None
             else:
                 ratios[c] = None
         out[kind]["ratio_to_plain"] = ratios
@@ -85,6 +86,13 @@ def main():
             row += f"{fmt(out[kind][c], digits):>14}"
         for c in ("lin6", "ila"):
             r = out[kind]["ratio_to_plain"][c]
+            txt = "-" if r is None else "%.3f" % r
+            row += txt.rjust(12 if c == "lin6" else 11)
+        print(row)
+        row = f"{'  paired ratio (median)':24}" + " " * 42
+        for c in ("lin6", "ila"):
+            s = out[kind][c]
+            r = None if s is None else s.get("ratio_per_round_median")
             txt = "-" if r is None else "%.3f" % r
             row += txt.rjust(12 if c == "lin6" else 11)
         print(row)
