@@ -61,12 +61,21 @@ async fn agent_on_loopback_registers_answers_and_exports_metrics() {
     let mut text = String::new();
     c.read_to_string(&mut text).await.unwrap();
     assert!(text.starts_with("HTTP/1.0 200 OK"), "{text}");
-    assert!(text.contains("lin6agentd_registrations_accepted_total 1\n"), "{text}");
+    assert!(
+        text.contains("lin6agentd_registrations_accepted_total 1\n"),
+        "{text}"
+    );
     assert!(
         text.contains("lin6agentd_registrations_rejected_total{reason=\"replayed_sequence\"} 1\n"),
         "{text}"
     );
-    assert!(text.contains("lin6agentd_queries_total{result=\"found\"} 1\n"), "{text}");
-    assert!(text.contains("lin6agentd_queries_total{result=\"no_mapping\"} 1\n"), "{text}");
+    assert!(
+        text.contains("lin6agentd_queries_total{result=\"found\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("lin6agentd_queries_total{result=\"no_mapping\"} 1\n"),
+        "{text}"
+    );
     running.shutdown().await;
 }

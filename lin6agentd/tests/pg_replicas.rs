@@ -131,10 +131,7 @@ fn database_name_is_replaced_in_tcp_and_socket_urls() {
         with_database("postgres:///postgres?host=/tmp/pg&user=postgres", "x"),
         "postgres:///x?host=/tmp/pg&user=postgres"
     );
-    assert_eq!(
-        with_database("postgresql://u@h", "x"),
-        "postgresql://u@h/x"
-    );
+    assert_eq!(with_database("postgresql://u@h", "x"), "postgresql://u@h/x");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,14 +162,31 @@ async fn pg_replica_answers_registration_made_at_the_other_at_once_and_follows_c
     .await
     .unwrap();
     assert_eq!(reply_code(&r, &key(1)).0, UpdateCode::Ok);
-    let took = wait_for(b.query_addr, node(1), Some(prefix(2))).await;
-    eprintln!("B followed A's update after {took:?}");
-    assert_eq!(b.agent.cache().get(node(1)).map(|m| m.prefix), Some(prefix(2)));
+    let t0 = Instant::now();
+    while b.agent.cache().get(node(1)).map(|m| m.prefix) != Some(prefix(2)) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "no NOTIFY within 2 s"
+        );
+        tokio::task::yield_now().await;
+    }
+    eprintln!(
+        "B's cache followed A's update {:?} after A's reply",
+        t0.elapsed()
+    );
+    wait_for(b.query_addr, node(1), Some(prefix(2))).await;
+    assert_eq!(
+        b.agent.cache().get(node(1)).map(|m| m.prefix),
+        Some(prefix(2))
+    );
     assert!(Metrics::get(&b.agent.metrics().changes_applied) > applied);
 
     // Replay state is shared: A's first request replayed to B is refused.
     let r = ask(b.registration_addr, &first, wait).await.unwrap();
-    assert_eq!(reply_code(&r, &key(1)), (UpdateCode::ReplayedSequence, true));
+    assert_eq!(
+        reply_code(&r, &key(1)),
+        (UpdateCode::ReplayedSequence, true)
+    );
     assert_eq!(prefix_at(a.query_addr, node(1)).await, Some(prefix(2)));
 
     // An operator deletes the subscriber from a third process: both
@@ -245,15 +259,18 @@ async fn pg_replica_killed_mid_run_every_registration_and_query_goes_on_at_the_o
                 acc.fetch_add(1, Ordering::SeqCst);
                 // Whoever answers queries must know it at once.
                 loop {
-                    match ask(query_mas[query_at], &query(n.id, round), Duration::from_millis(300))
-                        .await
+                    match ask(
+                        query_mas[query_at],
+                        &query(n.id, round),
+                        Duration::from_millis(300),
+                    )
+                    .await
                     {
                         Some(r) => {
                             match answer(&r).answer {
-                                QueryAnswer::Mapping { prefix, .. } => assert_eq!(
-                                    prefix, p,
-                                    "{} round {round}: stale answer", n.id
-                                ),
+                                QueryAnswer::Mapping { prefix, .. } => {
+                                    assert_eq!(prefix, p, "{} round {round}: stale answer", n.id)
+                                }
                                 QueryAnswer::NoMapping => {
                                     panic!("{} round {round}: mapping lost", n.id)
                                 }
@@ -277,7 +294,10 @@ async fn pg_replica_killed_mid_run_every_registration_and_query_goes_on_at_the_o
     }
     let b_accepted_before = Metrics::get(&b.agent.metrics().registrations_accepted);
     a.abort();
-    eprintln!("agent A killed after {} registrations", accepted.load(Ordering::SeqCst));
+    eprintln!(
+        "agent A killed after {} registrations",
+        accepted.load(Ordering::SeqCst)
+    );
 
     let (expected, failovers) = timeout(Duration::from_secs(120), client)
         .await

@@ -53,7 +53,11 @@ async fn refused_and_unchanged(bad: Vec<u8>, now: u64, code: UpdateCode, signed:
     assert_eq!(reply_code(&r, &key(1)), (code, signed));
     assert_eq!(r.len(), if signed { 44 } else { 8 });
     let q = answer(&a.query(NOW, &query(node(1), 1)).await.unwrap());
-    assert_eq!(mapping_of(&q).map(|m| m.0), Some(prefix(1)), "mapping unchanged");
+    assert_eq!(
+        mapping_of(&q).map(|m| m.0),
+        Some(prefix(1)),
+        "mapping unchanged"
+    );
     let db = a.store().mapping(node(1)).await.unwrap().unwrap();
     assert_eq!(db.prefix, prefix(1));
     assert_eq!(db.sequence, 10);
@@ -171,14 +175,26 @@ async fn mapping_expires_after_its_lifetime_and_lifetime_is_capped() {
         .unwrap();
     let q1 = query(node(1), 5);
     let at = |t| a.query(t, &q1);
-    assert_eq!(mapping_of(&answer(&at(NOW + 4).await.unwrap())), Some((prefix(1), 6)));
-    assert_eq!(mapping_of(&answer(&at(NOW + 9).await.unwrap())), Some((prefix(1), 1)));
-    assert_eq!(answer(&at(NOW + 10).await.unwrap()).answer, QueryAnswer::NoMapping);
+    assert_eq!(
+        mapping_of(&answer(&at(NOW + 4).await.unwrap())),
+        Some((prefix(1), 6))
+    );
+    assert_eq!(
+        mapping_of(&answer(&at(NOW + 9).await.unwrap())),
+        Some((prefix(1), 1))
+    );
+    assert_eq!(
+        answer(&at(NOW + 10).await.unwrap()).answer,
+        QueryAnswer::NoMapping
+    );
     // Collected from the database too, and still no mapping afterwards.
     a.housekeeping(NOW + 10).await.unwrap();
     assert!(a.store().mapping(node(1)).await.unwrap().is_none());
     lin6agentd::coherence::poll_once(&a, 0).await.unwrap();
-    assert_eq!(answer(&at(NOW + 11).await.unwrap()).answer, QueryAnswer::NoMapping);
+    assert_eq!(
+        answer(&at(NOW + 11).await.unwrap()).answer,
+        QueryAnswer::NoMapping
+    );
 
     // A day asked, an hour granted (max_lifetime_s).
     a.register(NOW, &request(node(2), &key(1), 1, prefix(2), TS, 86_400))
@@ -216,9 +232,15 @@ async fn restart_keeps_mappings_and_replay_state() {
     // The captured request, replayed within the timestamp window, is
     // refused: the sequence it carries was recorded before the restart.
     let r = b.register(NOW + 5, &first).await.unwrap();
-    assert_eq!(reply_code(&r, &key(1)), (UpdateCode::ReplayedSequence, true));
+    assert_eq!(
+        reply_code(&r, &key(1)),
+        (UpdateCode::ReplayedSequence, true)
+    );
     let r = b
-        .register(NOW + 5, &request(node(1), &key(1), 501, prefix(3), TS + 5, 600))
+        .register(
+            NOW + 5,
+            &request(node(1), &key(1), 501, prefix(3), TS + 5, 600),
+        )
         .await
         .unwrap();
     assert_eq!(reply_code(&r, &key(1)).0, UpdateCode::Ok);
