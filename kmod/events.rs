@@ -61,3 +61,23 @@ pub(crate) fn send_miss(net: &Net, peer: NodeId, addr: &In6, reason: u32, queued
         let _ = FAMILY.multicast(net, mcgrp::EVENTS, msg);
     }
 }
+
+/// Sends a PREFIX event: this node's locator changed.
+pub(crate) fn send_prefix(net: &Net, old: Option<In6>, new: Option<In6>, ifindex: i32) {
+    if !FAMILY.has_listeners(net, mcgrp::EVENTS) {
+        return;
+    }
+    let Ok(mut msg) = FAMILY.event(cmd::PREFIX_NTF) else {
+        return;
+    };
+    let mut filled = msg.put_u32(attr::IFINDEX, ifindex as u32);
+    if let Some(old) = old {
+        filled = filled.and_then(|_| msg.put(attr::OLD_LOCATOR, &old));
+    }
+    if let Some(new) = new {
+        filled = filled.and_then(|_| msg.put(attr::NEW_LOCATOR, &new));
+    }
+    if filled.is_ok() {
+        let _ = FAMILY.multicast(net, mcgrp::EVENTS, msg);
+    }
+}

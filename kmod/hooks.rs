@@ -55,7 +55,7 @@ impl Ipv6HookFn for OutHook {
         if node.id.is_none() {
             return Verdict::Accept;
         }
-        match xlat::output(node, ns.table.get(&guard), now_secs(), &saddr, &daddr) {
+        match xlat::output(node, ns.locator(), ns.table.get(&guard), now_secs(), &saddr, &daddr) {
             Out::Pass => Verdict::Accept,
             Out::NoLocator => {
                 ns.stats.inc(Counter::DropNoLocator);

@@ -7,6 +7,7 @@
 //! translate between the two with the Mapping Table, per network namespace.
 
 use kernel::net::genetlink::{Family, FamilyRegistration};
+use kernel::net::inet6addr::{Inet6AddrNotifier, Inet6AddrRegistration};
 use kernel::net::netns::{Pernet, PernetRegistration};
 use kernel::prelude::*;
 use kernel::sync::rcu;
@@ -14,6 +15,7 @@ use kernel::sync::rcu;
 mod addr;
 mod events;
 mod hooks;
+mod moves;
 mod netlink;
 mod node;
 mod queue;
@@ -35,6 +37,7 @@ module! {
 
 static PERNET: Pernet<state::Lin6Net> = Pernet::new();
 static FAMILY: Family<netlink::Lin6Genl> = Family::new();
+static ADDRESSES: Inet6AddrNotifier<moves::AddressWatch> = Inet6AddrNotifier::new();
 
 /// Waits for the RCU callbacks that free old snapshots: they run module
 /// code, so the module must not go before they have.
@@ -48,8 +51,10 @@ impl Drop for RcuBarrier {
 }
 
 struct Lin6 {
-    // Dropped in this order: no netlink request can reach a namespace's
-    // state once that state is gone, and no RCU callback outlives the code.
+    // Dropped in this order: no address event and no netlink request can
+    // reach a namespace's state once that state is gone, and no RCU
+    // callback outlives the code.
+    _addresses: Inet6AddrRegistration<moves::AddressWatch>,
     _genl: FamilyRegistration<netlink::Lin6Genl>,
     _pernet: PernetRegistration<state::Lin6Net>,
     _rcu: RcuBarrier,
@@ -60,8 +65,10 @@ impl kernel::Module for Lin6 {
         let rcu = RcuBarrier;
         let pernet = PERNET.register()?;
         let genl = FAMILY.register(_module)?;
+        let addresses = ADDRESSES.register()?;
         pr_info!("loaded\n");
         Ok(Lin6 {
+            _addresses: addresses,
             _genl: genl,
             _pernet: pernet,
             _rcu: rcu,

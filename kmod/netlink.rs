@@ -75,7 +75,7 @@ fn put_node(msg: &mut Message, ns: &Lin6Net) -> Result {
     let node = ns.node_now();
     if let Some(id) = node.id {
         msg.put_u64(attr::NODE_ID, id.0, attr::PAD)?;
-        if let Some(loc) = node.locator {
+        if let Some(loc) = ns.locator() {
             msg.put(attr::LOCATOR, &loc.join(id))?;
         }
     }
@@ -92,19 +92,17 @@ fn node_set(info: &mut Info<'_>, ns: &Lin6Net) -> Result {
         Some(a) => Some(a.as_array().ok_or(EINVAL)?),
         None => None,
     };
+    let old_id = ns.node_now().id;
     if id.is_none() && lin6.is_none() && locator.is_none() {
         return Err(info.fail(EINVAL, c_str!("nothing to set: give node-id, lin6-prefix or locator")));
     }
     let mut why: Option<&'static CStr> = None;
+    let mut new_locator = None;
     let r = ns.update_node(|node| {
         if let Some(id) = id {
             if id.0 == 0 {
                 why = Some(c_str!("node-id 0 is not a Node ID"));
                 return Err(EINVAL);
-            }
-            if node.id != Some(id) {
-                // A new identity: the old locator was someone else's.
-                node.locator = None;
             }
             node.id = Some(id);
         }
@@ -121,14 +119,22 @@ fn node_set(info: &mut Info<'_>, ns: &Lin6Net) -> Result {
                 why = Some(c_str!("locator's interface identifier is not this node-id"));
                 return Err(EINVAL);
             }
-            node.locator = Some(Prefix::of(&l));
-        }
-        if node.locator == Some(node.lin6_prefix) {
-            why = Some(c_str!("the locator prefix cannot be the LIN6 prefix"));
-            return Err(EINVAL);
+            if Prefix::of(&l) == node.lin6_prefix {
+                why = Some(c_str!("the locator prefix cannot be the LIN6 prefix"));
+                return Err(EINVAL);
+            }
+            new_locator = Some(Prefix::of(&l));
         }
         Ok(())
     });
+    if r.is_ok() {
+        if new_locator.is_some() {
+            ns.set_locator(new_locator);
+        } else if id.is_some_and(|id| Some(id) != old_id) {
+            // A new identity: the old locator was someone else's.
+            ns.set_locator(None);
+        }
+    }
     match (r, why) {
         (Err(e), Some(msg)) => Err(info.fail(e, msg)),
         (r, _) => r,

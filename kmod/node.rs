@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! This namespace's own identity: its Node ID, the LIN6 prefix, and where it
-//! is now (its locator prefix).
+//! This namespace's own identity: its Node ID and the LIN6 prefix. Where it
+//! is now (its locator) changes in atomic context and lives beside it, in
+//! `state::Lin6Net::locator`.
 
 use crate::addr::{In6, NodeId, Prefix, DEFAULT_LIN6_PREFIX, MOBILE_OUI};
 
@@ -14,8 +15,6 @@ pub(crate) struct Node {
     pub(crate) lin6_prefix: Prefix,
     /// The OUI that marks mobile Node IDs.
     pub(crate) mobile_oui: u32,
-    /// Our current locator prefix, if we have one.
-    pub(crate) locator: Option<Prefix>,
 }
 
 impl Default for Node {
@@ -24,7 +23,6 @@ impl Default for Node {
             id: None,
             lin6_prefix: DEFAULT_LIN6_PREFIX,
             mobile_oui: MOBILE_OUI,
-            locator: None,
         }
     }
 }

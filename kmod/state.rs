@@ -4,7 +4,9 @@
 //! its hooks. Readers (the hooks) take no lock; writers (netlink) are
 //! serialised by `writer` and publish whole new snapshots.
 
-use crate::addr::{In6, NodeId};
+use crate::addr::{In6, NodeId, Prefix};
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::net::inet6addr::AddrEvent;
 use crate::hooks::{InHook, OutHook};
 use crate::node::Node;
 use crate::queue::{Queued, Queues};
@@ -33,6 +35,9 @@ pub(crate) struct Lin6Net {
     pub(crate) node: RcuBox<Node>,
     pub(crate) table: RcuBox<Snapshot>,
     pub(crate) stats: Stats,
+    /// Our current locator prefix (0: none). Atomic, because the address
+    /// notifier that moves it runs in atomic context.
+    locator: AtomicU64,
     pub(crate) capacity: usize,
     pub(crate) events: EventLimiter,
     #[pin]
@@ -68,6 +73,7 @@ impl PernetState for Lin6Net {
             node: RcuBox::new(Node::default(), GFP_KERNEL)?,
             table: RcuBox::new(Snapshot::empty(), GFP_KERNEL)?,
             stats: Stats::new(),
+            locator: AtomicU64::new(0),
             capacity: DEFAULT_CAPACITY,
             events: EventLimiter::new(),
             queue <- new_spinlock_bh!(Queues::new()),
@@ -111,6 +117,56 @@ impl Lin6Net {
         // SAFETY: we hold the writers' lock.
         unsafe { self.node.replace(node, GFP_KERNEL) }?;
         Ok(())
+    }
+
+    /// Our current locator prefix.
+    pub(crate) fn locator(&self) -> Option<Prefix> {
+        match self.locator.load(Ordering::Acquire) {
+            0 => None,
+            p => Some(Prefix(p)),
+        }
+    }
+
+    /// Sets our locator prefix; returns the previous one.
+    pub(crate) fn set_locator(&self, p: Option<Prefix>) -> Option<Prefix> {
+        match self.locator.swap(p.map_or(0, |p| p.0), Ordering::AcqRel) {
+            0 => None,
+            old => Some(Prefix(old)),
+        }
+    }
+
+    /// An address came or went: if it carries our Node ID, we moved. The
+    /// source locator switches at once (fast handover), and userspace hears
+    /// of it to re-register with the MA and tell correspondents.
+    pub(crate) fn address_event(&self, net: &Net, event: AddrEvent, addr: &In6, ifindex: i32) {
+        let node = {
+            let guard = kernel::sync::rcu::read_lock();
+            *self.node.get(&guard)
+        };
+        let Some(me) = node.id else {
+            return;
+        };
+        let prefix = Prefix::of(addr);
+        let link_local = addr[0] == 0xfe && addr[1] & 0xc0 == 0x80;
+        if NodeId::of(addr) != me || prefix == node.lin6_prefix || link_local || addr[0] == 0xff {
+            return;
+        }
+        let (old, new) = match event {
+            AddrEvent::Up => {
+                let old = self.set_locator(Some(prefix));
+                if old == Some(prefix) {
+                    return;
+                }
+                (old, Some(prefix))
+            }
+            // Only the address we send from matters; another going is news
+            // to nobody.
+            AddrEvent::Down => match self.locator.compare_exchange(prefix.0, 0, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => (Some(prefix), None),
+                Err(_) => return,
+            },
+        };
+        crate::events::send_prefix(net, old.map(|p| p.join(me)), new.map(|p| p.join(me)), ifindex);
     }
 
     /// Adds or replaces a mapping.

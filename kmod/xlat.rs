@@ -48,12 +48,12 @@ pub(crate) enum In {
     },
 }
 
-pub(crate) fn output(node: &Node, table: &Snapshot, now: i64, src: &In6, dst: &In6) -> Out {
+pub(crate) fn output(node: &Node, here: Option<Prefix>, table: &Snapshot, now: i64, src: &In6, dst: &In6) -> Out {
     // Traffic to ourselves stays on the loopback, untranslated.
     if !node.is_own_lin6(src) || node.is_own_lin6(dst) {
         return Out::Pass;
     }
-    let (Some(me), Some(here)) = (node.id, node.locator) else {
+    let (Some(me), Some(here)) = (node.id, here) else {
         return Out::NoLocator;
     };
     let new_src = here.join(me);

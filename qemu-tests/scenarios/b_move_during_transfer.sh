@@ -1,6 +1,7 @@
-# (b) mn1 moves to another network during a TCP transfer from mn2: its
-# locator changes, mn2's mapping is updated with lin6ctl, and the transfer
-# completes with the data intact.
+# (b) mn1 moves to another network during a TCP transfer from mn2: the new
+# address with mn1's Node ID appears, mn1's kernel switches its locator by
+# itself and says so (PREFIX event), mn2's mapping is updated with lin6ctl,
+# and the transfer completes with the data intact.
 source "$LIN6_QEMU_TESTS/lib.sh"
 two_mobiles
 # A third network for mn1 to move to.
@@ -21,18 +22,25 @@ sleep 3
 check "the transfer is still running when mn1 moves" kill -0 $client
 got_before=$(stat -c %s "$work/recv")
 
-# The move: new address on the new link, routes through it, the kernel's
-# locator, the peer's mapping; then the old network goes away.
+# The move: new address on the new link (the kernel takes it as the new
+# locator), routes through it, the peer's mapping; then the old network
+# goes away.
+in_ns mn1 lin6ctl -j monitor --count 1 --timeout 30 > "$work/events" &
+monitor=$!
+sleep 1
 new=2001:db8:c::$MN1_IID
 in_ns mn1 ip -6 addr add "$new/64" dev eth1 nodad
 in_ns mn1 ip -6 route replace default via 2001:db8:c::1 dev eth1
 in_ns mn1 ip -6 route replace "$LIN6_PREFIX::/64" via 2001:db8:c::1 dev eth1 src "$MN1_LIN6"
-in_ns mn1 lin6ctl node set --locator "$new"
 in_ns mn2 lin6ctl map add "$MN1_ID" 2001:db8:c::/64 --static
 in_ns mn1 ip -6 addr del "2001:db8:a::$MN1_IID/64" dev eth0
 in_ns mn1 ip link set eth0 down
 
 wait $client; wait $server
+check "a PREFIX event told of the move" wait $monitor
+cat "$work/events"
+check "from the old locator" grep -q '"old_locator":"2001:db8:a:0:201:4a00:0:1"' "$work/events"
+check "to the new one" grep -q '"new_locator":"2001:db8:c:0:201:4a00:0:1"' "$work/events"
 check "mn1 had received part of the file before the move" test "$got_before" -gt 0
 check "part of the file arrived after the move" test "$got_before" -lt 53850039
 check "the transfer completed intact" test "$(sha256sum < "$work/recv")" = "$(sha256sum < "$work/file")"

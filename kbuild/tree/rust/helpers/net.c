@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 #include <linux/netdevice.h>
+#include <net/if_inet6.h>
 #include <linux/skbuff.h>
 #include <net/netns/generic.h>
 #include <net/sock.h>
@@ -39,4 +40,15 @@ void rust_helper_kfree_skb(struct sk_buff *skb)
 struct sock *rust_helper_skb_sk(const struct sk_buff *skb)
 {
 	return skb->sk;
+}
+
+/* The address and where it lives, without bindgen's view of in6_addr. */
+struct net *rust_helper_inet6_ifaddr_info(const struct inet6_ifaddr *ifa,
+					  u8 *addr16, int *ifindex)
+{
+	if (!ifa->idev || !ifa->idev->dev)
+		return NULL;
+	memcpy(addr16, &ifa->addr, 16);
+	*ifindex = ifa->idev->dev->ifindex;
+	return dev_net(ifa->idev->dev);
 }
