@@ -1,15 +1,17 @@
 //! `lin6agentd bench-query`: a load generator for the MA Query service.
 //!
-//! Client threads with blocking sockets each keep `window` queries in
-//! flight: every answer is timed and immediately replaced by a new query, so
+//! Client threads each keep `window` queries in flight, batching their
+//! system calls as the agent does (`mmsg`): every answer is timed and immediately replaced by a new query, so
 //! the figure is answers per second at that concurrency, with the latency
 //! each answer saw. Sequence numbers carry (slot, generation), so a late
 //! answer to a query that was already given up on is not timed twice.
 
+use crate::mmsg::Batch;
 use lin6::addr::NodeId;
 use lin6::wire::{Codec, MaQuery, MaReply, QueryAnswer};
 use serde::Serialize;
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
@@ -71,6 +73,17 @@ struct ThreadResult {
     latencies_us: Vec<u32>,
 }
 
+/// Waits until `fd` is ready for `events` or `ms` milliseconds pass.
+fn wait_fd(fd: std::os::fd::RawFd, events: libc::c_short, ms: i32) {
+    let mut p = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut p, 1, ms) };
+}
+
 fn client(p: &BenchParams, idx: usize, start: Instant) -> std::io::Result<ThreadResult> {
     let bind: SocketAddr = if p.target.is_ipv6() {
         "[::]:0".parse().expect("literal")
@@ -79,7 +92,8 @@ fn client(p: &BenchParams, idx: usize, start: Instant) -> std::io::Result<Thread
     };
     let s = UdpSocket::bind(bind)?;
     s.connect(p.target)?;
-    s.set_read_timeout(Some(Duration::from_millis(20)))?;
+    s.set_nonblocking(true)?;
+    let fd = s.as_raw_fd();
     let window = p.window.clamp(1, 0xffff);
     let mut sent_at = vec![start; window];
     let mut generation = vec![0u16; window];
@@ -88,7 +102,8 @@ fn client(p: &BenchParams, idx: usize, start: Instant) -> std::io::Result<Thread
     let end = measure_from + p.duration;
     let mut r = ThreadResult::default();
     let mut out = Vec::with_capacity(32);
-    let mut send = |slot: usize, generation: &mut [u16], sent_at: &mut [Instant]| {
+    // The next query for `slot`, encoded into `out`.
+    let mut next_query = |slot: usize, generation: &mut [u16], sent_at: &mut [Instant]| {
         generation[slot] = generation[slot].wrapping_add(1);
         let q = MaQuery {
             sequence: (u32::from(generation[slot]) << 16) | slot as u32,
@@ -99,19 +114,27 @@ fn client(p: &BenchParams, idx: usize, start: Instant) -> std::io::Result<Thread
         out.clear();
         q.encode(&mut out);
         sent_at[slot] = Instant::now();
-        s.send(&out)
+        let mut bytes = [0u8; MaQuery::LEN];
+        bytes.copy_from_slice(&out);
+        bytes
+    };
+    let send_one = |bytes: &[u8]| loop {
+        match s.send(bytes) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => wait_fd(fd, libc::POLLOUT, 10),
+            // Port closed (ICMP unreachable): the lost-query timer resends.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Ok(()),
+            Err(e) => return Err(e),
+        }
     };
     for slot in 0..window {
-        send(slot, &mut generation, &mut sent_at)?;
+        send_one(&next_query(slot, &mut generation, &mut sent_at))?;
     }
-    let mut buf = [0u8; 64];
+    let mut batch = Batch::new();
     loop {
-        let n = match s.recv(&mut buf) {
+        let n = match batch.recv(fd) {
             Ok(n) => n,
-            Err(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut =>
-            {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 let now = Instant::now();
                 if now >= end {
                     break;
@@ -121,36 +144,51 @@ fn client(p: &BenchParams, idx: usize, start: Instant) -> std::io::Result<Thread
                         if now >= measure_from {
                             r.lost += 1;
                         }
-                        send(slot, &mut generation, &mut sent_at)?;
+                        send_one(&next_query(slot, &mut generation, &mut sent_at))?;
                     }
                 }
+                wait_fd(fd, libc::POLLIN, 20);
                 continue;
             }
-            // The agent's port is closed (ICMP unreachable): keep trying
-            // until the deadline, the lost-query timer resends.
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
             Err(e) => return Err(e),
         };
         let now = Instant::now();
-        let Ok(reply) = MaReply::decode(&buf[..n]) else {
-            continue;
-        };
-        let slot = (reply.sequence & 0xffff) as usize;
-        if slot >= window || (reply.sequence >> 16) as u16 != generation[slot] {
-            continue;
-        }
-        if now >= measure_from && now < end {
-            let us = now.duration_since(sent_at[slot]).as_micros();
-            r.latencies_us.push(us.min(u128::from(u32::MAX)) as u32);
-            match reply.answer {
-                QueryAnswer::Mapping { .. } => r.found += 1,
-                QueryAnswer::NoMapping => r.not_found += 1,
+        for i in 0..n {
+            let Ok(reply) = MaReply::decode(batch.datagram(i)) else {
+                continue;
+            };
+            let slot = (reply.sequence & 0xffff) as usize;
+            if slot >= window || (reply.sequence >> 16) as u16 != generation[slot] {
+                continue;
             }
+            if now >= measure_from && now < end {
+                let us = now.duration_since(sent_at[slot]).as_micros();
+                r.latencies_us.push(us.min(u128::from(u32::MAX)) as u32);
+                match reply.answer {
+                    QueryAnswer::Mapping { .. } => r.found += 1,
+                    QueryAnswer::NoMapping => r.not_found += 1,
+                }
+            }
+            // The reply came from the target: the next query goes back the
+            // same way, in the same sendmmsg.
+            let q = next_query(slot, &mut generation, &mut sent_at);
+            batch.reply(i, &q);
         }
         if now >= end {
             break;
         }
-        send(slot, &mut generation, &mut sent_at)?;
+        let mut sent = 0;
+        while sent < batch.queued() {
+            match batch.send(fd, sent) {
+                Ok(k) => sent += k,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    wait_fd(fd, libc::POLLOUT, 10)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+                Err(e) => return Err(e),
+            }
+        }
     }
     Ok(r)
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod metrics;
+pub mod mmsg;
 pub mod network;
 pub mod tasks;
 

@@ -8,13 +8,15 @@ use crate::config::Config;
 use crate::db::{Backend, Store};
 use crate::error::AgentError;
 use crate::metrics::{Metrics, Reject};
+use crate::mmsg::Batch;
 use crate::network;
 use lin6::wire::Codec;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -211,10 +213,12 @@ async fn registration_loop(
     }
 }
 
-/// Serves one query socket. Drains the socket with non-blocking receives
-/// and answers cache hits inline; only misses become tasks.
+/// Serves one query socket: drains it in batches (recvmmsg), answers cache
+/// hits in place and sends them back in one call (sendmmsg); only misses
+/// become tasks.
 async fn query_worker(sock: Arc<UdpSocket>, agent: Arc<Agent>, mut stop: watch::Receiver<bool>) {
-    let mut buf = [0u8; 64];
+    let fd = sock.as_raw_fd();
+    let mut batch = Batch::new();
     let mut out = Vec::with_capacity(32);
     loop {
         tokio::select! {
@@ -224,35 +228,60 @@ async fn query_worker(sock: Arc<UdpSocket>, agent: Arc<Agent>, mut stop: watch::
             },
             _ = stop.changed() => return,
         }
-        let now = unix_now();
         loop {
-            let (n, from) = match sock.try_recv_from(&mut buf) {
-                Ok(x) => x,
+            // try_io clears tokio's readiness on WouldBlock, so the next
+            // readable() really waits.
+            let n = match sock.try_io(Interest::READABLE, || batch.recv(fd)) {
+                Ok(n) => n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) => {
                     debug!("receive on query socket: {e}");
-                    continue;
+                    break;
                 }
             };
-            match agent.answer_from_cache(now, &buf[..n]) {
-                QueryOutcome::Reply(r) => {
-                    out.clear();
-                    r.encode(&mut out);
-                    send(&sock, &out, from, &agent).await;
+            let now = unix_now();
+            for i in 0..n {
+                match agent.answer_from_cache(now, batch.datagram(i)) {
+                    QueryOutcome::Reply(r) => {
+                        out.clear();
+                        r.encode(&mut out);
+                        batch.reply(i, &out);
+                    }
+                    QueryOutcome::Lookup(q) => {
+                        let Some(from) = batch.source(i) else {
+                            continue;
+                        };
+                        let Some(permit) = agent.lookup_permit() else {
+                            continue;
+                        };
+                        let (agent, sock) = (agent.clone(), sock.clone());
+                        tokio::spawn(async move {
+                            let _permit = permit;
+                            if let Some(r) = agent.answer_from_db(now, q).await {
+                                send(&sock, &r.to_vec(), from, &agent).await;
+                            }
+                        });
+                    }
+                    QueryOutcome::Drop => {}
                 }
-                QueryOutcome::Lookup(q) => {
-                    let Some(permit) = agent.lookup_permit() else {
-                        continue;
-                    };
-                    let (agent, sock) = (agent.clone(), sock.clone());
-                    tokio::spawn(async move {
-                        let _permit = permit;
-                        if let Some(r) = agent.answer_from_db(now, q).await {
-                            send(&sock, &r.to_vec(), from, &agent).await;
+            }
+            let mut sent = 0;
+            while sent < batch.queued() {
+                match sock.try_io(Interest::WRITABLE, || batch.send(fd, sent)) {
+                    Ok(k) => sent += k,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        if sock.writable().await.is_err() {
+                            break;
                         }
-                    });
+                    }
+                    Err(e) => {
+                        // One bad destination must not cost the others
+                        // their answers: skip it and go on.
+                        Metrics::inc(&agent.metrics().send_errors);
+                        debug!("sending MA Replies failed: {e}");
+                        sent += 1;
+                    }
                 }
-                QueryOutcome::Drop => {}
             }
         }
     }
