@@ -11,7 +11,7 @@
 //!   overwrite a fresher entry.
 //! - A mapping that disappears from the database (subscriber deleted or
 //!   disabled, expired row collected) is [`Cache::remove`]d, which bumps the
-//!   epoch. Whoever read the database before that removal and tries to cache
+//!   epoch (so does an eviction when the cache is full). Whoever read the database before that removal and tries to cache
 //!   what it read afterwards passes the epoch it saw and is refused, so a
 //!   deleted mapping cannot come back through a slow reader.
 //! - A node that is not in the cache is looked up in the database: absence
@@ -132,11 +132,13 @@ impl Cache {
             None => {
                 if shard.len() >= self.per_shard {
                     // Bounded: evict an arbitrary entry of this shard (HashMap
-                    // order is randomised per process). Eviction only costs a
-                    // database lookup later, never correctness.
+                    // order is randomised per process). The victim may be a
+                    // version newer than what a reader in flight is about to
+                    // put back, so eviction counts as a removal.
                     if let Some(victim) = shard.keys().next().copied() {
                         shard.remove(&victim);
                         self.len.fetch_sub(1, Ordering::Relaxed);
+                        self.epoch.fetch_add(1, Ordering::AcqRel);
                     }
                 }
                 shard.insert(node, m);
@@ -232,6 +234,22 @@ mod tests {
         c.resume();
         assert_eq!(c.get(n(1)), None, "resume starts from empty");
         assert!(c.put(n(1), m(2), c.epoch()));
+    }
+
+    #[test]
+    fn eviction_invalidates_reads_in_flight() {
+        let c = Cache::new(1);
+        assert_eq!(c.capacity(), 64);
+        let stale_read = c.epoch();
+        // Fill node 1's shard so that the next new node there evicts.
+        let shard_mate = (2..)
+            .map(n)
+            .find(|x| std::ptr::eq(c.shard(*x), c.shard(n(1))))
+            .unwrap();
+        assert!(c.put(n(1), m(6), c.epoch()));
+        assert!(c.put(shard_mate, m(1), c.epoch()), "evicts node 1");
+        assert_eq!(c.get(n(1)), None);
+        assert!(!c.put(n(1), m(5), stale_read), "older copy must not return");
     }
 
     #[test]

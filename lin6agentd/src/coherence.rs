@@ -2,8 +2,12 @@
 //! changes it: another replica (PostgreSQL), or the `subscriber` commands
 //! and expiry collection (both backends).
 //!
-//! - PostgreSQL: a trigger on `mappings` sends `NOTIFY lin6_mappings,
-//!   '<node id>'` at commit; every agent LISTENs and refreshes that node.
+//! - PostgreSQL: a trigger on `mappings` sends a notification on
+//!   `lin6_mappings` at commit, carrying the new row or the deletion; every
+//!   agent LISTENs and applies it to its cache. Notifications arrive in
+//!   commit order on one connection, so applying them in order replays the
+//!   database's history; no read-back, so a replica follows a change within
+//!   the notification's delivery time.
 //!   While the listening connection is down, changes would go unnoticed, so
 //!   the cache is suspended (every query reads the database) until it is
 //!   listening again.
@@ -13,8 +17,9 @@
 //!   processes did, within one poll interval.
 
 use crate::agent::Agent;
+use crate::cache::Mapping;
 use crate::metrics::Metrics;
-use lin6::addr::NodeId;
+use lin6::addr::{NodeId, Prefix64};
 use sqlx::postgres::PgListener;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -47,18 +52,28 @@ pub async fn run_pg_listener(
         match r {
             Ok(Some(n)) => {
                 backoff = Duration::from_millis(100);
-                let Ok(node) = NodeId::from_str(n.payload()) else {
-                    warn!(
-                        payload = n.payload(),
-                        "ignoring a malformed mapping notification"
-                    );
-                    continue;
-                };
-                if let Err(e) = agent.refresh(node).await {
-                    // Could not read the new state: forget the node rather
-                    // than keep a copy that may be stale.
-                    warn!(%node, "cannot refresh cached mapping: {e}");
-                    agent.cache().remove(node);
+                match parse_notification(n.payload()) {
+                    Some(Change::Upsert(node, m)) => {
+                        // In commit order, so the current epoch is the right
+                        // one; the sequence check still keeps a newer copy
+                        // this agent wrote through itself.
+                        agent.cache().put(node, m, agent.cache().epoch());
+                        Metrics::inc(&agent.metrics().changes_applied);
+                    }
+                    Some(Change::Delete(node)) => {
+                        agent.cache().remove(node);
+                        Metrics::inc(&agent.metrics().changes_applied);
+                    }
+                    None => {
+                        // Not ours to read (another schema version?): the
+                        // cache can no longer be trusted to be complete.
+                        warn!(
+                            payload = n.payload(),
+                            "unreadable mapping notification; cache cleared"
+                        );
+                        agent.cache().clear();
+                        Metrics::inc(&agent.metrics().cache_resets);
+                    }
                 }
             }
             Ok(None) => {
@@ -93,6 +108,34 @@ pub async fn run_pg_listener(
             }
         }
     }
+}
+
+/// A mapping change as the PostgreSQL trigger describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Upsert(NodeId, Mapping),
+    Delete(NodeId),
+}
+
+/// Reads "u node prefix req_timestamp expires_at sequence" or "d node".
+pub fn parse_notification(payload: &str) -> Option<Change> {
+    let mut f = payload.split(' ');
+    let kind = f.next()?;
+    let node = NodeId::from_str(f.next()?).ok()?;
+    let change = match kind {
+        "d" => Change::Delete(node),
+        "u" => Change::Upsert(
+            node,
+            Mapping {
+                prefix: Prefix64::from_str(f.next()?).ok()?,
+                timestamp: f.next()?.parse().ok()?,
+                expires_at: f.next()?.parse::<i64>().ok()?.max(0) as u64,
+                sequence: f.next()?.parse().ok()?,
+            },
+        ),
+        _ => return None,
+    };
+    f.next().is_none().then_some(change)
 }
 
 /// Entries read per poll; a longer backlog is worked off over several polls.
@@ -136,4 +179,41 @@ pub async fn poll_once(agent: &Agent, last: i64) -> Result<Option<i64>, crate::e
     }
     agent.store().prune_changes(upto).await?;
     Ok(Some(upto))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notification_payloads_parse_strictly() {
+        let n = NodeId::from_u64(0x0201_4a00_0000_0001);
+        assert_eq!(
+            parse_notification("u 02:01:4a:00:00:00:00:01 2001:db8:1::/64 77 1800000300 42"),
+            Some(Change::Upsert(
+                n,
+                Mapping {
+                    prefix: "2001:db8:1::/64".parse().unwrap(),
+                    timestamp: 77,
+                    expires_at: 1_800_000_300,
+                    sequence: 42,
+                }
+            ))
+        );
+        assert_eq!(
+            parse_notification("d 02:01:4a:00:00:00:00:01"),
+            Some(Change::Delete(n))
+        );
+        for bad in [
+            "",
+            "d",
+            "x 02:01:4a:00:00:00:00:01",
+            "d 02:01:4a:00:00:00:00:01 extra",
+            "u 02:01:4a:00:00:00:00:01 2001:db8:1::/64 77 1800000300",
+            "u 02:01:4a:00:00:00:00:01 2001:db8:1::/64 77 1800000300 4294967296",
+            "u 02:01:4a:00:00:00:00:01 nonsense 77 1800000300 42",
+        ] {
+            assert_eq!(parse_notification(bad), None, "{bad}");
+        }
+    }
 }

@@ -139,6 +139,9 @@ impl Store {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            // One connection kept open, so that a query miss after a quiet
+            // spell does not pay for a connection set-up.
+            .min_connections(1)
             .acquire_timeout(connect_timeout)
             .connect(&conn_url)
             .await

@@ -79,3 +79,17 @@ async fn agent_on_loopback_registers_answers_and_exports_metrics() {
     );
     running.shutdown().await;
 }
+
+#[test]
+fn reference_config_in_the_docs_parses() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/lin6agentd.md"
+    ))
+    .unwrap();
+    let start = doc.find("```yaml\n").expect("a yaml block") + 8;
+    let len = doc[start..].find("```").unwrap();
+    let cfg = Config::parse(&doc[start..start + len]).unwrap();
+    assert_eq!(cfg.query_listen.port(), 7301);
+    assert!(cfg.metrics_listen.is_some());
+}

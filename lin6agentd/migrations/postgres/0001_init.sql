@@ -26,14 +26,18 @@ CREATE INDEX mappings_expires_at ON mappings (expires_at);
 
 -- Every change to a mapping, whoever makes it (an agent, `lin6agentd
 -- subscriber del`, an operator in psql), notifies every agent that LISTENs,
--- so replicas sharing this database drop or refresh their cached copy.
--- Notifications are sent at commit, never for a rolled-back change.
+-- so replicas sharing this database update or drop their cached copy.
+-- Notifications are sent at commit, in commit order, never for a rolled-back
+-- change. The payload carries the new row ("u node prefix req_timestamp
+-- expires_at sequence") or the deletion ("d node"), so a replica applies it
+-- without reading the database back.
 CREATE FUNCTION lin6_mapping_notify() RETURNS trigger AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
-        PERFORM pg_notify('lin6_mappings', OLD.node_id);
+        PERFORM pg_notify('lin6_mappings', 'd ' || OLD.node_id);
     ELSE
-        PERFORM pg_notify('lin6_mappings', NEW.node_id);
+        PERFORM pg_notify('lin6_mappings', concat_ws(' ', 'u', NEW.node_id, NEW.prefix,
+            NEW.req_timestamp, NEW.expires_at, NEW.sequence));
     END IF;
     RETURN NULL;
 END;
