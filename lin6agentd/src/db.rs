@@ -124,6 +124,49 @@ fn node_of(row: &AnyRow) -> Result<NodeId, DbError> {
     NodeId::from_str(&s).map_err(|_| corrupt("node_id", &s))
 }
 
+/// What `--check` can verify without changing anything: that a PostgreSQL
+/// server accepts us, or that a SQLite file's directory exists. (Opening
+/// a [`Store`] would create the file and migrate the schema.)
+pub async fn check_reachable(url: &str) -> Result<(), DbError> {
+    match Backend::of_url(url)? {
+        Backend::Sqlite => {
+            let path = url
+                .trim_start_matches("sqlite:")
+                .trim_start_matches("//")
+                .split('?')
+                .next()
+                .unwrap_or("");
+            if path.is_empty() || path.contains(":memory:") {
+                return Ok(());
+            }
+            let dir = std::path::Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            if dir.is_dir() {
+                Ok(())
+            } else {
+                Err(DbError::Unreachable(format!(
+                    "directory {} for the SQLite database does not exist",
+                    dir.display()
+                )))
+            }
+        }
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let mut c = sqlx::postgres::PgConnection::connect(url)
+                .await
+                .map_err(|source| DbError::Connect {
+                    url: url.to_string(),
+                    source,
+                })?;
+            sqlx::query("SELECT 1").execute(&mut c).await?;
+            c.close().await?;
+            Ok(())
+        }
+    }
+}
+
 impl Store {
     /// Connects, and creates or upgrades the schema.
     pub async fn open(

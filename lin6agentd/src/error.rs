@@ -61,4 +61,6 @@ pub enum DbError {
     Corrupt(String),
     #[error("{0}")]
     Contended(String),
+    #[error("{0}")]
+    Unreachable(String),
 }

@@ -27,7 +27,8 @@ struct Args {
     /// YAML configuration file.
     #[arg(short, long, default_value = "/etc/lin6/lin6agentd.yaml")]
     config: String,
-    /// Check the configuration (and that the database opens) and exit.
+    /// Check the configuration (and that the database can be reached,
+    /// changing nothing) and exit.
     #[arg(long)]
     check: bool,
     /// Log filter (tracing EnvFilter syntax); RUST_LOG wins if set.
@@ -166,14 +167,7 @@ type Res = Result<(), Box<dyn std::error::Error>>;
 async fn run(path: &str, check: bool) -> Res {
     let cfg = Config::load(path)?;
     if check {
-        // Opening the database checks the URL, credentials and schema.
-        let store = Store::open(
-            &cfg.database.url,
-            1,
-            Duration::from_millis(cfg.database.connect_timeout_ms),
-        )
-        .await?;
-        store.close().await;
+        lin6agentd::db::check_reachable(&cfg.database.url).await?;
         println!("{path}: ok");
         return Ok(());
     }

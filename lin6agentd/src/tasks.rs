@@ -102,7 +102,10 @@ pub async fn spawn(cfg: Config) -> Result<Running, AgentError> {
             )));
         }
         Backend::Sqlite => {
+            // What the log holds so far is already in the tables, and the
+            // cache starts empty: start after it, and drop it.
             let last = agent.store().last_change_id().await?;
+            agent.store().prune_changes(last).await?;
             tasks.push(tokio::spawn(coherence::run_sqlite_poller(
                 last,
                 agent.clone(),
