@@ -210,6 +210,18 @@ impl Store {
         Ok(Store { pool, backend })
     }
 
+    /// A transaction that will write. SQLite: BEGIN IMMEDIATE takes the
+    /// write lock up front, so a concurrent writer waits (busy timeout)
+    /// instead of failing with SQLITE_BUSY when its read snapshot turns out
+    /// stale at its first write. PostgreSQL: a plain BEGIN; its row locks
+    /// and READ COMMITTED re-check do the same for the compare-and-set.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, DbError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -245,7 +257,7 @@ impl Store {
 
     /// Removes a subscriber; its mapping goes with it (ON DELETE CASCADE).
     pub async fn delete_subscriber(&self, node: NodeId) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Explicit rather than relying on the cascade alone, so the change
         // triggers fire for the mapping row on every backend.
         sqlx::query("DELETE FROM mappings WHERE node_id = $1")
@@ -268,7 +280,7 @@ impl Store {
     /// mapping: a disabled subscriber is out of service at once, not when its
     /// last registration expires.
     pub async fn set_enabled(&self, node: NodeId, enabled: bool) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let r = sqlx::query("UPDATE subscribers SET enabled = $1 WHERE node_id = $2")
             .bind(i64::from(enabled))
             .bind(node_text(node))
@@ -360,7 +372,7 @@ impl Store {
         m: &Mapping,
         now: u64,
     ) -> Result<bool, DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // -1 stands for "never registered": sequences are 0..2^32-1.
         let r = sqlx::query(
             "UPDATE subscribers SET last_sequence = $1 \
@@ -489,7 +501,7 @@ impl Store {
         entries: &[(NodeId, String, Mapping)],
         now: u64,
     ) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (node, secret_hex, m) in entries {
             sqlx::query(
                 "INSERT INTO subscribers (node_id, key_id, secret, level, enabled, last_sequence, created_at) \

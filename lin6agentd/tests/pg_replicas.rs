@@ -189,6 +189,26 @@ async fn pg_replica_answers_registration_made_at_the_other_at_once_and_follows_c
     );
     assert_eq!(prefix_at(a.query_addr, node(1)).await, Some(prefix(2)));
 
+    // A request sent to both replicas at once is accepted by exactly one.
+    for seq in 200..210u32 {
+        let req = request(node(1), &key(1), seq, prefix(u64::from(seq)), now, 600);
+        let (ra, rb) = tokio::join!(
+            ask(a.registration_addr, &req, wait),
+            ask(b.registration_addr, &req, wait)
+        );
+        let mut codes = [
+            reply_code(&ra.unwrap(), &key(1)).0 as u8,
+            reply_code(&rb.unwrap(), &key(1)).0 as u8,
+        ];
+        codes.sort();
+        assert_eq!(
+            codes,
+            [UpdateCode::Ok as u8, UpdateCode::ReplayedSequence as u8],
+            "sequence {seq}"
+        );
+    }
+    wait_for(b.query_addr, node(1), Some(prefix(209))).await;
+
     // An operator deletes the subscriber from a third process: both
     // replicas drop the cached mapping.
     let cli = Store::open(&url, 1, Duration::from_secs(5)).await.unwrap();

@@ -301,3 +301,30 @@ async fn subscriber_del_from_another_process_reaches_the_cache_via_change_log() 
         .unwrap();
     assert_eq!(reply_code(&r, &key(1)).0, UpdateCode::UnknownNode);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_request_at_two_agents_at_once_is_accepted_exactly_once() {
+    // Two agents on one file stand for replicas: the replay state advances
+    // by compare-and-set, so a request captured and sent to both at once
+    // still gets through only once.
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let (a, b) = (agent(&url).await, agent(&url).await);
+    add(a.store(), node(1), 1).await;
+    for seq in 1..=20u32 {
+        let req = request(node(1), &key(1), seq, prefix(u64::from(seq)), TS, 300);
+        let (ra, rb) = tokio::join!(a.register(NOW, &req), b.register(NOW, &req));
+        let mut codes = [
+            reply_code(&ra.unwrap(), &key(1)).0,
+            reply_code(&rb.unwrap(), &key(1)).0,
+        ];
+        codes.sort_by_key(|c| *c as u8);
+        assert_eq!(
+            codes,
+            [UpdateCode::Ok, UpdateCode::ReplayedSequence],
+            "sequence {seq}"
+        );
+    }
+    let m = a.store().mapping(node(1)).await.unwrap().unwrap();
+    assert_eq!((m.sequence, m.prefix), (20, prefix(20)));
+}
