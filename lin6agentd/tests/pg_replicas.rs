@@ -221,6 +221,12 @@ async fn pg_replica_answers_registration_made_at_the_other_at_once_and_follows_c
     b.shutdown().await;
 }
 
+/// How long the test's nodes wait for an MA before going on at the next.
+/// Generous, so that a slow CI machine does not fail over while both MAs
+/// are alive (a query could then reach a replica a few milliseconds before
+/// the notification of the registration it is checking).
+const FAILOVER_AFTER: Duration = Duration::from_secs(1);
+
 /// What a node does (lin6resolvd): register at the first MA it lists, and
 /// when that one does not answer, go on at the next.
 struct Node {
@@ -262,7 +268,7 @@ async fn pg_replica_killed_mid_run_every_registration_and_query_goes_on_at_the_o
                 loop {
                     n.sequence += 1;
                     let req = request(n.id, &key(1), n.sequence, p, unix_now() as u32, 600);
-                    match ask(reg_mas[reg_at], &req, Duration::from_millis(300)).await {
+                    match ask(reg_mas[reg_at], &req, FAILOVER_AFTER).await {
                         Some(r) => {
                             assert_eq!(reply_code(&r, &key(1)), (UpdateCode::Ok, true));
                             break;
@@ -279,13 +285,7 @@ async fn pg_replica_killed_mid_run_every_registration_and_query_goes_on_at_the_o
                 acc.fetch_add(1, Ordering::SeqCst);
                 // Whoever answers queries must know it at once.
                 loop {
-                    match ask(
-                        query_mas[query_at],
-                        &query(n.id, round),
-                        Duration::from_millis(300),
-                    )
-                    .await
-                    {
+                    match ask(query_mas[query_at], &query(n.id, round), FAILOVER_AFTER).await {
                         Some(r) => {
                             match answer(&r).answer {
                                 QueryAnswer::Mapping { prefix, .. } => {
