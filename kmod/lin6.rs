@@ -35,6 +35,13 @@ module! {
     license: "GPL",
 }
 
+kernel::module_param!(pub(crate) MAX_MAPPINGS: u32 = 4096, "max_mappings", uint,
+    "Most mappings in each namespace's Mapping Table (default 4096)");
+kernel::module_param!(pub(crate) MISS_TIMEOUT_MS: u32 = 3000, "miss_timeout_ms", uint,
+    "How long packets wait for a missing mapping, in ms (default 3000)");
+kernel::module_param!(pub(crate) MEASURE_CYCLES: bool = false, "measure_cycles", bool,
+    "Count the CPU cycles spent on each translated packet (default off)");
+
 static PERNET: Pernet<state::Lin6Net> = Pernet::new();
 static FAMILY: Family<netlink::Lin6Genl> = Family::new();
 static ADDRESSES: Inet6AddrNotifier<moves::AddressWatch> = Inet6AddrNotifier::new();
@@ -62,6 +69,10 @@ struct Lin6 {
 
 impl kernel::Module for Lin6 {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        if MAX_MAPPINGS.get() == 0 || MISS_TIMEOUT_MS.get() == 0 {
+            pr_err!("max_mappings and miss_timeout_ms must be at least 1\n");
+            return Err(EINVAL);
+        }
         let rcu = RcuBarrier;
         let pernet = PERNET.register()?;
         let genl = FAMILY.register(_module)?;

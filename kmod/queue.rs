@@ -13,8 +13,6 @@ use kernel::prelude::*;
 pub(crate) const MAX_DESTS: usize = 64;
 /// Most packets waiting for one destination.
 pub(crate) const MAX_PER_DEST: usize = 16;
-/// How long a destination's packets wait for its mapping.
-pub(crate) const TIMEOUT_MS: i64 = 3000;
 
 struct Waiting {
     node: NodeId,
@@ -88,11 +86,12 @@ impl Queues {
         slot.take().map(|w| w.skbs)
     }
 
-    /// Drops what has waited too long; returns how many packets went.
-    pub(crate) fn expire(&mut self, now_ms: i64) -> usize {
+    /// Drops what has waited `timeout_ms` or more; returns how many
+    /// packets went.
+    pub(crate) fn expire(&mut self, now_ms: i64, timeout_ms: i64) -> usize {
         let mut dropped = 0;
         for slot in self.dests.iter_mut() {
-            if slot.as_ref().is_some_and(|w| now_ms - w.since_ms >= TIMEOUT_MS) {
+            if slot.as_ref().is_some_and(|w| now_ms - w.since_ms >= timeout_ms) {
                 dropped += slot.take().map_or(0, |w| w.skbs.len());
             }
         }

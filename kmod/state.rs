@@ -25,8 +25,6 @@ use kernel::timer::Timer;
 /// How often waiting packets are checked for their timeout.
 const QUEUE_TICK_MS: u32 = 250;
 
-/// Default capacity of a namespace's Mapping Table.
-pub(crate) const DEFAULT_CAPACITY: usize = 4096;
 
 #[pin_data]
 pub(crate) struct Lin6Net {
@@ -72,9 +70,9 @@ impl PernetState for Lin6Net {
             writer <- new_mutex!(()),
             node: RcuBox::new(Node::default(), GFP_KERNEL)?,
             table: RcuBox::new(Snapshot::empty(), GFP_KERNEL)?,
-            stats: Stats::new(),
+            stats: Stats::new()?,
             locator: AtomicU64::new(0),
-            capacity: DEFAULT_CAPACITY,
+            capacity: crate::MAX_MAPPINGS.get() as usize,
             events: EventLimiter::new(),
             queue <- new_spinlock_bh!(Queues::new()),
             queue_timer <- Timer::new(net, Lin6Net::expire_queue),
@@ -249,7 +247,7 @@ impl Lin6Net {
             return;
         };
         let mut q = ns.queue.lock();
-        let dropped = q.expire(now_ms());
+        let dropped = q.expire(now_ms(), i64::from(crate::MISS_TIMEOUT_MS.get()));
         ns.stats.add(Counter::DropQueueTimeout, dropped as u64);
         if !q.is_empty() {
             ns.queue_timer.arm_ms(QUEUE_TICK_MS);

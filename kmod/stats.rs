@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Translation counters of a namespace.
+//! Translation counters of a namespace, per CPU: the packet path adds to its
+//! own CPU's copy; readers sum them.
 
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use kernel::alloc::AllocError;
+use kernel::percpu::PerCpuCounters;
 
 /// A counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,15 +44,15 @@ pub(crate) const ALL: [Counter; N] = [
 ];
 
 /// The counters of one namespace.
-pub(crate) struct Stats([AtomicU64; N]);
+pub(crate) struct Stats(PerCpuCounters<N>);
 
 impl Stats {
-    pub(crate) fn new() -> Self {
-        Stats([const { AtomicU64::new(0) }; N])
+    pub(crate) fn new() -> Result<Self, AllocError> {
+        Ok(Stats(PerCpuCounters::new()?))
     }
 
     pub(crate) fn add(&self, c: Counter, n: u64) {
-        self.0[c as usize].fetch_add(n, Relaxed);
+        self.0.add(c as usize, n);
     }
 
     pub(crate) fn inc(&self, c: Counter) {
@@ -58,6 +60,6 @@ impl Stats {
     }
 
     pub(crate) fn get(&self, c: Counter) -> u64 {
-        self.0[c as usize].load(Relaxed)
+        self.0.sum(c as usize)
     }
 }
