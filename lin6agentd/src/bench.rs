@@ -33,6 +33,12 @@ pub struct BenchReport {
     pub lost: u64,
     pub seconds: f64,
     pub answers_per_s: f64,
+    /// CPU seconds the process got during the measurement (agent and load
+    /// generator when in-process). On a shared machine this is what tells
+    /// a slow machine from a slow agent.
+    pub cpu_seconds: f64,
+    /// Answers per CPU second used: what each core the process gets buys.
+    pub answers_per_cpu_s: f64,
     pub p50_us: u32,
     pub p90_us: u32,
     pub p99_us: u32,
@@ -53,6 +59,13 @@ impl std::fmt::Display for BenchReport {
             f,
             "found {}, no mapping {}, lost {}",
             self.found, self.not_found, self.lost
+        )?;
+        writeln!(
+            f,
+            "cpu {:.2} s used ({:.2} cores): {:.0} answers per cpu-second",
+            self.cpu_seconds,
+            self.cpu_seconds / self.seconds,
+            self.answers_per_cpu_s
         )?;
         write!(
             f,
@@ -193,6 +206,15 @@ fn client(p: &BenchParams, idx: usize, start: Instant) -> std::io::Result<Thread
     Ok(r)
 }
 
+/// User + system CPU seconds this process has used.
+fn process_cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct we pass; all-zero is a valid start.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
 fn percentile(sorted: &[u32], p: f64) -> u32 {
     if sorted.is_empty() {
         return 0;
@@ -206,10 +228,19 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
 pub fn run(p: &BenchParams) -> std::io::Result<BenchReport> {
     assert!(!p.nodes.is_empty(), "bench needs at least one node");
     let start = Instant::now();
+    let mut cpu = 0.0;
     let results: Vec<std::io::Result<ThreadResult>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..p.threads.max(1))
             .map(|i| scope.spawn(move || client(p, i, start)))
             .collect();
+        // CPU time of the whole process over the measured window: agent
+        // (when in-process) and load generator together.
+        std::thread::sleep((start + p.warmup).saturating_duration_since(Instant::now()));
+        let c0 = process_cpu_seconds();
+        std::thread::sleep(
+            (start + p.warmup + p.duration).saturating_duration_since(Instant::now()),
+        );
+        cpu = process_cpu_seconds() - c0;
         handles
             .into_iter()
             .map(|h| {
@@ -236,6 +267,8 @@ pub fn run(p: &BenchParams) -> std::io::Result<BenchReport> {
         lost: all.lost,
         seconds,
         answers_per_s: answers as f64 / seconds,
+        cpu_seconds: cpu,
+        answers_per_cpu_s: if cpu > 0.0 { answers as f64 / cpu } else { 0.0 },
         p50_us: percentile(&all.latencies_us, 0.50),
         p90_us: percentile(&all.latencies_us, 0.90),
         p99_us: percentile(&all.latencies_us, 0.99),
