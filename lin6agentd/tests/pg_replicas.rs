@@ -15,6 +15,7 @@ use lin6agentd::db::Store;
 use lin6agentd::metrics::Metrics;
 use lin6agentd::{Config, Running, unix_now};
 use sqlx::Connection;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -29,7 +30,10 @@ fn pg_admin_url() -> Option<String> {
             if std::env::var("LIN6AGENTD_REQUIRE_PG").as_deref() == Ok("1") {
                 panic!("LIN6AGENTD_REQUIRE_PG=1 but DATABASE_URL is not a postgres:// URL");
             }
-            eprintln!(
+            // Straight to stderr, not eprintln!: the test harness captures
+            // eprintln! output of passing tests, and this must be seen.
+            let _ = writeln!(
+                std::io::stderr(),
                 "\n\
                  ##########################################################################\n\
                  ##  SKIPPED: lin6agentd PostgreSQL test - DATABASE_URL is not set.       ##\n\
