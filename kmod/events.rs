@@ -54,9 +54,9 @@ pub(crate) fn send_miss(net: &Net, peer: NodeId, addr: &In6, reason: u32, queued
     };
     let filled = msg
         .put_u64(attr::NODE_ID, peer.0, attr::PAD)
-        .and_then(|_| msg.put(attr::ADDRESS, addr))
-        .and_then(|_| msg.put_u32(attr::QUEUE_LEN, queued))
-        .and_then(|_| msg.put_u32(attr::MISS_REASON, reason));
+        .and_then(|()| msg.put(attr::ADDRESS, addr))
+        .and_then(|()| msg.put_u32(attr::QUEUE_LEN, queued))
+        .and_then(|()| msg.put_u32(attr::MISS_REASON, reason));
     if filled.is_ok() {
         let _ = FAMILY.multicast(net, mcgrp::EVENTS, msg);
     }
@@ -72,10 +72,10 @@ pub(crate) fn send_prefix(net: &Net, old: Option<In6>, new: Option<In6>, ifindex
     };
     let mut filled = msg.put_u32(attr::IFINDEX, ifindex as u32);
     if let Some(old) = old {
-        filled = filled.and_then(|_| msg.put(attr::OLD_LOCATOR, &old));
+        filled = filled.and_then(|()| msg.put(attr::OLD_LOCATOR, &old));
     }
     if let Some(new) = new {
-        filled = filled.and_then(|_| msg.put(attr::NEW_LOCATOR, &new));
+        filled = filled.and_then(|()| msg.put(attr::NEW_LOCATOR, &new));
     }
     if filled.is_ok() {
         let _ = FAMILY.multicast(net, mcgrp::EVENTS, msg);

@@ -21,7 +21,7 @@ pub(crate) struct Mapping {
 
 impl Mapping {
     pub(crate) fn live(&self, now: i64) -> bool {
-        self.expires.is_none_or(|e| now < e)
+        self.expires.map_or(true, |e| now < e)
     }
 
     /// Seconds left (0 for a static mapping, as the netlink API reports it).
