@@ -7,6 +7,7 @@ use crate::addr::{In6, NodeId};
 use crate::uapi::{attr, cmd, mcgrp};
 use crate::FAMILY;
 use core::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use kernel::net::genetlink::PutAttrs;
 use kernel::net::netns::Net;
 
 const SLOTS: usize = 64;

@@ -80,7 +80,14 @@ fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict
     if node.id.is_none() {
         return (Verdict::Accept, false);
     }
-    match xlat::output(node, ns.locator(), ns.table.get(&guard), now_secs(), &saddr, &daddr) {
+    match xlat::output(
+        node,
+        ns.locator(),
+        ns.table.get(&guard),
+        now_secs(),
+        &saddr,
+        &daddr,
+    ) {
         Out::Pass => (Verdict::Accept, false),
         Out::NoLocator => {
             ns.stats.inc(Counter::DropNoLocator);

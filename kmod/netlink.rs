@@ -9,7 +9,9 @@ use crate::table::TableError;
 use crate::uapi::{attr, cmd, map_flags, stats};
 use crate::FAMILY;
 use kernel::c_str;
-use kernel::net::genetlink::{Dump, Family, FamilyOps, Info, McGroup, Message, Op, Policy};
+use kernel::net::genetlink::{
+    Dump, Family, FamilyOps, Info, McGroup, Message, Op, Policy, PutAttrs,
+};
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::rcu;
@@ -82,19 +84,29 @@ fn put_node(msg: &mut Message, ns: &Lin6Net) -> Result {
     msg.put(attr::LIN6_PREFIX, &node.lin6_prefix.to_in6())?;
     msg.put_u32(attr::CAPACITY, ns.capacity as u32)?;
     let guard = rcu::read_lock();
-    msg.put_u32(attr::COUNT, ns.table.get(&guard).live_count(now_secs()) as u32)
+    msg.put_u32(
+        attr::COUNT,
+        ns.table.get(&guard).live_count(now_secs()) as u32,
+    )
 }
 
 fn node_set(info: &mut Info<'_>, ns: &Lin6Net) -> Result {
     let id = info.attr(attr::NODE_ID).map(|a| NodeId(a.as_u64()));
-    let lin6 = prefix_attr(info, attr::LIN6_PREFIX, c_str!("lin6-prefix must be a /64 (zero interface identifier)"))?;
+    let lin6 = prefix_attr(
+        info,
+        attr::LIN6_PREFIX,
+        c_str!("lin6-prefix must be a /64 (zero interface identifier)"),
+    )?;
     let locator: Option<In6> = match info.attr(attr::LOCATOR) {
         Some(a) => Some(a.as_array().ok_or(EINVAL)?),
         None => None,
     };
     let old_id = ns.node_now().id;
     if id.is_none() && lin6.is_none() && locator.is_none() {
-        return Err(info.fail(EINVAL, c_str!("nothing to set: give node-id, lin6-prefix or locator")));
+        return Err(info.fail(
+            EINVAL,
+            c_str!("nothing to set: give node-id, lin6-prefix or locator"),
+        ));
     }
     let mut why: Option<&'static CStr> = None;
     let mut new_locator = None;
@@ -142,12 +154,22 @@ fn node_set(info: &mut Info<'_>, ns: &Lin6Net) -> Result {
 }
 
 fn map_new(info: &mut Info<'_>, ns: &Lin6Net) -> Result {
-    let id = NodeId(info.require(attr::NODE_ID, c_str!("node-id is required"))?.as_u64());
+    let id = NodeId(
+        info.require(attr::NODE_ID, c_str!("node-id is required"))?
+            .as_u64(),
+    );
     let node = ns.node_now();
     if !id.is_mobile(node.mobile_oui) {
-        return Err(info.fail(EINVAL, c_str!("node-id is not a mobile Node ID (OUI 02:01:4a)")));
+        return Err(info.fail(
+            EINVAL,
+            c_str!("node-id is not a mobile Node ID (OUI 02:01:4a)"),
+        ));
     }
-    let Some(prefix) = prefix_attr(info, attr::PREFIX, c_str!("prefix must be a /64 (zero interface identifier)"))?
+    let Some(prefix) = prefix_attr(
+        info,
+        attr::PREFIX,
+        c_str!("prefix must be a /64 (zero interface identifier)"),
+    )?
     else {
         return Err(info.fail(EINVAL, c_str!("prefix is required")));
     };
@@ -163,11 +185,15 @@ fn map_new(info: &mut Info<'_>, ns: &Lin6Net) -> Result {
         return Err(info.fail(EINVAL, c_str!("a static mapping has no lifetime")));
     }
     let net = info.net();
-    ns.map_add(net, id, prefix, lifetime).map_err(|e| table_error(info, e))
+    ns.map_add(net, id, prefix, lifetime)
+        .map_err(|e| table_error(info, e))
 }
 
 fn map_get(info: &mut Info<'_>, ns: &Lin6Net) -> Result {
-    let id = NodeId(info.require(attr::NODE_ID, c_str!("node-id is required"))?.as_u64());
+    let id = NodeId(
+        info.require(attr::NODE_ID, c_str!("node-id is required"))?
+            .as_u64(),
+    );
     let now = now_secs();
     let found = {
         let guard = rcu::read_lock();
@@ -180,7 +206,14 @@ fn map_get(info: &mut Info<'_>, ns: &Lin6Net) -> Result {
     msg.put_u64(attr::NODE_ID, m.node.0, attr::PAD)?;
     msg.put(attr::PREFIX, &m.prefix.to_in6())?;
     msg.put_u32(attr::LIFETIME, m.seconds_left(now))?;
-    msg.put_u32(attr::FLAGS, if m.expires.is_none() { map_flags::STATIC } else { 0 })?;
+    msg.put_u32(
+        attr::FLAGS,
+        if m.expires.is_none() {
+            map_flags::STATIC
+        } else {
+            0
+        },
+    )?;
     info.send(msg)
 }
 
@@ -223,7 +256,10 @@ impl FamilyOps for Lin6Genl {
             cmd::NODE_SET => node_set(info, ns),
             cmd::MAP_NEW => map_new(info, ns),
             cmd::MAP_DEL => {
-                let id = NodeId(info.require(attr::NODE_ID, c_str!("node-id is required"))?.as_u64());
+                let id = NodeId(
+                    info.require(attr::NODE_ID, c_str!("node-id is required"))?
+                        .as_u64(),
+                );
                 ns.map_del(id).map_err(|e| table_error(info, e))
             }
             cmd::MAP_GET => map_get(info, ns),
@@ -251,7 +287,14 @@ impl FamilyOps for Lin6Genl {
                 e.put_u64(attr::NODE_ID, m.node.0, attr::PAD)?;
                 e.put(attr::PREFIX, &m.prefix.to_in6())?;
                 e.put_u32(attr::LIFETIME, m.seconds_left(now))?;
-                e.put_u32(attr::FLAGS, if m.expires.is_none() { map_flags::STATIC } else { 0 })
+                e.put_u32(
+                    attr::FLAGS,
+                    if m.expires.is_none() {
+                        map_flags::STATIC
+                    } else {
+                        0
+                    },
+                )
             })?;
             if !fits {
                 dump.set_cursor(i as u64);

@@ -77,12 +77,18 @@ impl Queues {
             since_ms: now_ms,
             skbs,
         });
-        Queued::Waiting { first: true, len: 1 }
+        Queued::Waiting {
+            first: true,
+            len: 1,
+        }
     }
 
     /// The packets waiting for `node`, which stops waiting.
     pub(crate) fn take(&mut self, node: NodeId) -> Option<KVec<OwnedSkb>> {
-        let slot = self.dests.iter_mut().find(|d| d.as_ref().is_some_and(|w| w.node == node))?;
+        let slot = self
+            .dests
+            .iter_mut()
+            .find(|d| d.as_ref().is_some_and(|w| w.node == node))?;
         slot.take().map(|w| w.skbs)
     }
 
@@ -91,7 +97,10 @@ impl Queues {
     pub(crate) fn expire(&mut self, now_ms: i64, timeout_ms: i64) -> usize {
         let mut dropped = 0;
         for slot in self.dests.iter_mut() {
-            if slot.as_ref().is_some_and(|w| now_ms - w.since_ms >= timeout_ms) {
+            if slot
+                .as_ref()
+                .is_some_and(|w| now_ms - w.since_ms >= timeout_ms)
+            {
                 dropped += slot.take().map_or(0, |w| w.skbs.len());
             }
         }

@@ -5,26 +5,25 @@
 //! serialised by `writer` and publish whole new snapshots.
 
 use crate::addr::{In6, NodeId, Prefix};
-use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::net::inet6addr::AddrEvent;
 use crate::hooks::{InHook, OutHook};
 use crate::node::Node;
 use crate::queue::{Queued, Queues};
 use crate::stats::{Counter, Stats};
 use crate::table::{Mapping, Snapshot, TableError};
 use crate::{events::EventLimiter, PERNET};
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::net::inet6addr::AddrEvent;
 use kernel::net::netfilter::HookRegistration;
 use kernel::net::netns::{Net, Pernet, PernetState};
+use kernel::net::skbuff::OwnedSkb;
 use kernel::prelude::*;
 use kernel::sync::rcu::RcuBox;
-use kernel::net::skbuff::OwnedSkb;
 use kernel::sync::{new_mutex, new_spinlock_bh, Mutex, SpinLockBh};
 use kernel::time::Ktime;
 use kernel::timer::Timer;
 
 /// How often waiting packets are checked for their timeout.
 const QUEUE_TICK_MS: u32 = 250;
-
 
 #[pin_data]
 pub(crate) struct Lin6Net {
@@ -159,16 +158,32 @@ impl Lin6Net {
             }
             // Only the address we send from matters; another going is news
             // to nobody.
-            AddrEvent::Down => match self.locator.compare_exchange(prefix.0, 0, Ordering::AcqRel, Ordering::Acquire) {
+            AddrEvent::Down => match self.locator.compare_exchange(
+                prefix.0,
+                0,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => (Some(prefix), None),
                 Err(_) => return,
             },
         };
-        crate::events::send_prefix(net, old.map(|p| p.join(me)), new.map(|p| p.join(me)), ifindex);
+        crate::events::send_prefix(
+            net,
+            old.map(|p| p.join(me)),
+            new.map(|p| p.join(me)),
+            ifindex,
+        );
     }
 
     /// Adds or replaces a mapping.
-    pub(crate) fn map_add(&self, net: &Net, node: NodeId, prefix: crate::addr::Prefix, lifetime: u32) -> Result<(), TableError> {
+    pub(crate) fn map_add(
+        &self,
+        net: &Net,
+        node: NodeId,
+        prefix: crate::addr::Prefix,
+        lifetime: u32,
+    ) -> Result<(), TableError> {
         let now = now_secs();
         let m = Mapping {
             node,
@@ -199,7 +214,8 @@ impl Lin6Net {
     pub(crate) fn map_flush(&self) -> Result<(), TableError> {
         let _w = self.writer.lock();
         // SAFETY: we hold the writers' lock.
-        unsafe { self.table.replace(Snapshot::empty(), GFP_KERNEL) }.map_err(|_| TableError::NoMemory)
+        unsafe { self.table.replace(Snapshot::empty(), GFP_KERNEL) }
+            .map_err(|_| TableError::NoMemory)
     }
 
     /// Holds a packet for `peer` until its mapping arrives.
@@ -220,7 +236,13 @@ impl Lin6Net {
             Queued::Waiting { first, len } => {
                 self.stats.inc(Counter::Queued);
                 if first || self.events.allow(peer, now) {
-                    crate::events::send_miss(net, peer, addr, crate::uapi::miss_reason::NO_MAPPING, len as u32);
+                    crate::events::send_miss(
+                        net,
+                        peer,
+                        addr,
+                        crate::uapi::miss_reason::NO_MAPPING,
+                        len as u32,
+                    );
                 }
             }
             Queued::Full => self.stats.inc(Counter::DropQueueFull),

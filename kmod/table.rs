@@ -58,7 +58,11 @@ impl Snapshot {
     }
 
     /// Live mappings, in Node ID order, from index `from`.
-    pub(crate) fn live_from(&self, from: usize, now: i64) -> impl Iterator<Item = (usize, &Mapping)> {
+    pub(crate) fn live_from(
+        &self,
+        from: usize,
+        now: i64,
+    ) -> impl Iterator<Item = (usize, &Mapping)> {
         self.entries
             .iter()
             .enumerate()
@@ -71,7 +75,12 @@ impl Snapshot {
     }
 
     /// A copy with `m` added or replaced, without the expired entries.
-    pub(crate) fn with(&self, m: Mapping, capacity: usize, now: i64) -> Result<Snapshot, TableError> {
+    pub(crate) fn with(
+        &self,
+        m: Mapping,
+        capacity: usize,
+        now: i64,
+    ) -> Result<Snapshot, TableError> {
         let mut entries = self.live_copy(now, 1)?;
         match entries.binary_search_by(|e| e.node.cmp(&m.node)) {
             Ok(i) => entries[i] = m,
@@ -90,15 +99,23 @@ impl Snapshot {
         if self.lookup(node, now).is_none() {
             return Err(TableError::NoSuchEntry);
         }
-        let mut entries = KVec::with_capacity(self.entries.len(), GFP_KERNEL).map_err(|_| TableError::NoMemory)?;
-        for e in self.entries.iter().filter(|e| e.node != node && e.live(now)) {
-            entries.push(*e, GFP_KERNEL).map_err(|_| TableError::NoMemory)?;
+        let mut entries = KVec::with_capacity(self.entries.len(), GFP_KERNEL)
+            .map_err(|_| TableError::NoMemory)?;
+        for e in self
+            .entries
+            .iter()
+            .filter(|e| e.node != node && e.live(now))
+        {
+            entries
+                .push(*e, GFP_KERNEL)
+                .map_err(|_| TableError::NoMemory)?;
         }
         Ok(Snapshot { entries })
     }
 
     fn live_copy(&self, now: i64, extra: usize) -> Result<KVec<Mapping>, TableError> {
-        let mut v = KVec::with_capacity(self.entries.len() + extra, GFP_KERNEL).map_err(|_| TableError::NoMemory)?;
+        let mut v = KVec::with_capacity(self.entries.len() + extra, GFP_KERNEL)
+            .map_err(|_| TableError::NoMemory)?;
         for e in self.entries.iter().filter(|e| e.live(now)) {
             v.push(*e, GFP_KERNEL).map_err(|_| TableError::NoMemory)?;
         }

@@ -48,7 +48,14 @@ pub(crate) enum In {
     },
 }
 
-pub(crate) fn output(node: &Node, here: Option<Prefix>, table: &Snapshot, now: i64, src: &In6, dst: &In6) -> Out {
+pub(crate) fn output(
+    node: &Node,
+    here: Option<Prefix>,
+    table: &Snapshot,
+    now: i64,
+    src: &In6,
+    dst: &In6,
+) -> Out {
     // Traffic to ourselves stays on the loopback, untranslated.
     if !node.is_own_lin6(src) || node.is_own_lin6(dst) {
         return Out::Pass;
@@ -59,7 +66,10 @@ pub(crate) fn output(node: &Node, here: Option<Prefix>, table: &Snapshot, now: i
     let new_src = here.join(me);
     if !node.is_mobile_lin6(dst) {
         // A plain or stationary peer: only our source moves.
-        return Out::Translate { src: new_src, dst: None };
+        return Out::Translate {
+            src: new_src,
+            dst: None,
+        };
     }
     let peer = NodeId::of(dst);
     match table.lookup(peer, now) {

@@ -37,7 +37,11 @@ impl<T: Sync> Timer<T> {
             unsafe {
                 core::ptr::addr_of_mut!((*this).ctx).write(ctx);
                 core::ptr::addr_of_mut!((*this).func).write(func);
-                bindings::timer_setup(Opaque::raw_get(core::ptr::addr_of!((*this).raw)), Some(Self::fire), 0);
+                bindings::timer_setup(
+                    Opaque::raw_get(core::ptr::addr_of!((*this).raw)),
+                    Some(Self::fire),
+                    0,
+                );
             }
             Ok(())
         };
@@ -49,7 +53,12 @@ impl<T: Sync> Timer<T> {
     pub fn arm_ms(&self, ms: u32) {
         // SAFETY: the timer was set up in `new`; `jiffies` is read by the
         // helper, and re-arming a pending timer is allowed.
-        unsafe { bindings::mod_timer(self.raw.get(), bindings::jiffies_now() + msecs_to_jiffies(ms)) };
+        unsafe {
+            bindings::mod_timer(
+                self.raw.get(),
+                bindings::jiffies_now() + msecs_to_jiffies(ms),
+            )
+        };
     }
 
     /// Stops the timer and waits for a running callback to finish.

@@ -65,7 +65,11 @@ impl Policy {
     }
     /// Exactly `len` bytes of binary data.
     pub const fn exact_len(len: u16) -> Self {
-        let mut p = policy(bindings::NLA_BINARY, bindings::nla_policy_validation_NLA_VALIDATE_RANGE, 0);
+        let mut p = policy(
+            bindings::NLA_BINARY,
+            bindings::nla_policy_validation_NLA_VALIDATE_RANGE,
+            0,
+        );
         p.__bindgen_anon_1.__bindgen_anon_1.min = len as i16;
         p.__bindgen_anon_1.__bindgen_anon_1.max = len as i16;
         Self(p)
@@ -235,7 +239,14 @@ impl<T: FamilyOps> Family<T> {
         // SAFETY: `skb` is a finished message that the call consumes, even
         // on error; the family is registered.
         let ret = unsafe {
-            bindings::genlmsg_multicast_netns(self.as_ptr(), net.as_ptr(), skb, 0, group, bindings::GFP_ATOMIC)
+            bindings::genlmsg_multicast_netns(
+                self.as_ptr(),
+                net.as_ptr(),
+                skb,
+                0,
+                group,
+                bindings::GFP_ATOMIC,
+            )
         };
         // Nobody listening is not a failure for an event source.
         if ret == -(bindings::ESRCH as c_int) {
@@ -352,7 +363,9 @@ impl<'a> Info<'a> {
         Message::new(bindings::GFP_KERNEL, |skb| {
             // SAFETY: `skb` is fresh and ours; `info` and its family are
             // valid during the request.
-            unsafe { bindings::genlmsg_put(skb, (*info).snd_portid, (*info).snd_seq, family, 0, cmd) }
+            unsafe {
+                bindings::genlmsg_put(skb, (*info).snd_portid, (*info).snd_seq, family, 0, cmd)
+            }
         })
     }
 
@@ -400,32 +413,6 @@ impl Message {
         mem::forget(self);
         skb
     }
-
-    /// Appends attribute `ty` with payload `data`.
-    pub fn put(&mut self, ty: u16, data: &[u8]) -> Result {
-        put_raw(self.skb, ty, data)
-    }
-    /// Appends a `u8`.
-    pub fn put_u8(&mut self, ty: u16, v: u8) -> Result {
-        self.put(ty, &[v])
-    }
-    /// Appends a host-order `u32`.
-    pub fn put_u32(&mut self, ty: u16, v: u32) -> Result {
-        self.put(ty, &v.to_ne_bytes())
-    }
-    /// Appends a host-order `u64`, padded with attribute `pad` for alignment.
-    pub fn put_u64(&mut self, ty: u16, v: u64, pad: u16) -> Result {
-        put_u64_raw(self.skb, ty, v, pad)
-    }
-    /// Opens a nest; attributes put until [`Message::nest_end`] go inside.
-    pub fn nest_start(&mut self, ty: u16) -> Result<Nest> {
-        nest_start_raw(self.skb, ty)
-    }
-    /// Closes a nest.
-    pub fn nest_end(&mut self, nest: Nest) {
-        // SAFETY: `nest` was opened on this skb and nothing was cancelled.
-        unsafe { bindings::nla_nest_end(self.skb, nest.0) };
-    }
 }
 
 impl Drop for Message {
@@ -438,27 +425,66 @@ impl Drop for Message {
 /// An open nest.
 pub struct Nest(*mut bindings::nlattr);
 
-fn put_raw(skb: *mut bindings::sk_buff, ty: u16, data: &[u8]) -> Result {
-    let len = c_int::try_from(data.len()).map_err(|_| EMSGSIZE)?;
-    // SAFETY: `skb` is a message we are building; `data` is valid for `len`.
-    to_result(unsafe { bindings::nla_put(skb, ty as c_int, len, data.as_ptr().cast()) })
-}
-
-fn put_u64_raw(skb: *mut bindings::sk_buff, ty: u16, v: u64, pad: u16) -> Result {
-    let b = v.to_ne_bytes();
-    // SAFETY: as `put_raw`; 8 bytes of payload.
-    to_result(unsafe { bindings::nla_put_64bit(skb, ty as c_int, 8, b.as_ptr().cast(), pad as c_int) })
-}
-
-fn nest_start_raw(skb: *mut bindings::sk_buff, ty: u16) -> Result<Nest> {
-    // SAFETY: `skb` is a message we are building.
-    let n = unsafe { bindings::nla_nest_start(skb, ty as c_int) };
-    if n.is_null() {
-        Err(EMSGSIZE)
-    } else {
-        Ok(Nest(n))
+mod sealed {
+    /// The message under construction; not nameable outside this module,
+    /// so only this module's types can implement [`super::PutAttrs`].
+    pub trait Skb {
+        fn skb(&self) -> *mut crate::bindings::sk_buff;
     }
 }
+
+/// Appending attributes to a message being built ([`Message`] and
+/// [`DumpEntry`]). Every method fails with `EMSGSIZE` when the message is
+/// full.
+pub trait PutAttrs: sealed::Skb {
+    /// Appends attribute `ty` with payload `data`.
+    fn put(&mut self, ty: u16, data: &[u8]) -> Result {
+        let len = c_int::try_from(data.len()).map_err(|_| EMSGSIZE)?;
+        // SAFETY: `skb()` is a message we are building; `data` is valid for
+        // `len` bytes.
+        to_result(unsafe { bindings::nla_put(self.skb(), ty as c_int, len, data.as_ptr().cast()) })
+    }
+    /// Appends a `u8`.
+    fn put_u8(&mut self, ty: u16, v: u8) -> Result {
+        self.put(ty, &[v])
+    }
+    /// Appends a host-order `u32`.
+    fn put_u32(&mut self, ty: u16, v: u32) -> Result {
+        self.put(ty, &v.to_ne_bytes())
+    }
+    /// Appends a host-order `u64`, padded with attribute `pad` for alignment.
+    fn put_u64(&mut self, ty: u16, v: u64, pad: u16) -> Result {
+        let b = v.to_ne_bytes();
+        // SAFETY: as in `put`; 8 bytes of payload.
+        to_result(unsafe {
+            bindings::nla_put_64bit(self.skb(), ty as c_int, 8, b.as_ptr().cast(), pad as c_int)
+        })
+    }
+    /// Opens a nest; attributes put until [`PutAttrs::nest_end`] go inside.
+    fn nest_start(&mut self, ty: u16) -> Result<Nest> {
+        // SAFETY: `skb()` is a message we are building.
+        let n = unsafe { bindings::nla_nest_start(self.skb(), ty as c_int) };
+        if n.is_null() {
+            Err(EMSGSIZE)
+        } else {
+            Ok(Nest(n))
+        }
+    }
+    /// Closes a nest.
+    fn nest_end(&mut self, nest: Nest) {
+        // SAFETY: `nest` was opened on this message (a `Nest` comes only
+        // from `nest_start`) and nothing was cancelled since.
+        unsafe { bindings::nla_nest_end(self.skb(), nest.0) };
+    }
+}
+
+impl sealed::Skb for Message {
+    fn skb(&self) -> *mut bindings::sk_buff {
+        self.skb
+    }
+}
+
+impl PutAttrs for Message {}
 
 /// One part of a dump being filled.
 pub struct Dump<'a> {
@@ -490,7 +516,11 @@ impl<'a> Dump<'a> {
     /// Adds one message to this part; `fill` puts its attributes. Returns
     /// `Ok(false)` if it did not fit (the part is full: stop and return
     /// "more").
-    pub fn entry(&mut self, cmd: u8, fill: impl FnOnce(&mut DumpEntry<'_>) -> Result) -> Result<bool> {
+    pub fn entry(
+        &mut self,
+        cmd: u8,
+        fill: impl FnOnce(&mut DumpEntry<'_>) -> Result,
+    ) -> Result<bool> {
         // SAFETY: `cb` and its request skb are valid during the dump.
         let (portid, seq) = unsafe {
             (
@@ -500,7 +530,14 @@ impl<'a> Dump<'a> {
         };
         // SAFETY: `skb` is the dump's output buffer; the family is ours.
         let hdr = unsafe {
-            bindings::genlmsg_put(self.skb, portid, seq, self.family, bindings::NLM_F_MULTI as c_int, cmd)
+            bindings::genlmsg_put(
+                self.skb,
+                portid,
+                seq,
+                self.family,
+                bindings::NLM_F_MULTI as c_int,
+                cmd,
+            )
         };
         if hdr.is_null() {
             return Ok(false);
@@ -534,24 +571,13 @@ pub struct DumpEntry<'a> {
     _p: PhantomData<&'a ()>,
 }
 
-impl DumpEntry<'_> {
-    /// Appends attribute `ty` with payload `data`.
-    pub fn put(&mut self, ty: u16, data: &[u8]) -> Result {
-        put_raw(self.skb, ty, data)
-    }
-    /// Appends a `u8`.
-    pub fn put_u8(&mut self, ty: u16, v: u8) -> Result {
-        self.put(ty, &[v])
-    }
-    /// Appends a host-order `u32`.
-    pub fn put_u32(&mut self, ty: u16, v: u32) -> Result {
-        self.put(ty, &v.to_ne_bytes())
-    }
-    /// Appends a host-order `u64`, padded with attribute `pad`.
-    pub fn put_u64(&mut self, ty: u16, v: u64, pad: u16) -> Result {
-        put_u64_raw(self.skb, ty, v, pad)
+impl sealed::Skb for DumpEntry<'_> {
+    fn skb(&self) -> *mut bindings::sk_buff {
+        self.skb
     }
 }
+
+impl PutAttrs for DumpEntry<'_> {}
 
 unsafe extern "C" fn doit_trampoline<T: FamilyOps>(
     _skb: *mut bindings::sk_buff,

@@ -7,7 +7,9 @@
 //! The callback runs in atomic context (an atomic notifier chain, under
 //! RCU): it must not sleep.
 
-use crate::{bindings, error::to_result, net::netns::Net, net::skbuff::In6Addr, prelude::*, types::Opaque};
+use crate::{
+    bindings, error::to_result, net::netns::Net, net::skbuff::In6Addr, prelude::*, types::Opaque,
+};
 use core::{ffi::c_void, marker::PhantomData};
 
 /// What happened to an address.
@@ -59,7 +61,11 @@ impl<T: Inet6AddrHandler> Inet6AddrNotifier<T> {
         Ok(Inet6AddrRegistration { notifier: self })
     }
 
-    unsafe extern "C" fn call(_nb: *mut bindings::notifier_block, event: crate::ffi::c_ulong, ptr: *mut c_void) -> i32 {
+    unsafe extern "C" fn call(
+        _nb: *mut bindings::notifier_block,
+        event: crate::ffi::c_ulong,
+        ptr: *mut c_void,
+    ) -> i32 {
         let event = match event as u32 {
             bindings::netdev_cmd_NETDEV_UP => AddrEvent::Up,
             bindings::netdev_cmd_NETDEV_DOWN => AddrEvent::Down,
@@ -70,7 +76,8 @@ impl<T: Inet6AddrHandler> Inet6AddrNotifier<T> {
         // SAFETY: the chain passes a live `inet6_ifaddr`; the helper copies
         // out the address and interface index and returns the device's
         // namespace, alive while its address is being notified.
-        let net = unsafe { bindings::inet6_ifaddr_info(ptr.cast(), addr.as_mut_ptr(), &mut ifindex) };
+        let net =
+            unsafe { bindings::inet6_ifaddr_info(ptr.cast(), addr.as_mut_ptr(), &mut ifindex) };
         if !net.is_null() {
             // SAFETY: non-null, and alive for the call (above).
             T::event(event, &addr, ifindex, unsafe { Net::from_raw(net) });

@@ -109,7 +109,10 @@ impl HookSkb<'_> {
         // SAFETY: a hook owns its packet until it returns; returning
         // NF_STOLEN (the verdict paired here, the only way to make one)
         // tells the core the reference is now ours.
-        (unsafe { OwnedSkb::from_raw(self.0.as_ptr()) }, Verdict::Stolen(Stolen(())))
+        (
+            unsafe { OwnedSkb::from_raw(self.0.as_ptr()) },
+            Verdict::Stolen(Stolen(())),
+        )
     }
 }
 

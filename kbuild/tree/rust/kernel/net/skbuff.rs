@@ -139,7 +139,9 @@ impl SkBuff {
         let len = i32::try_from(buf.len()).map_err(|_| EINVAL)?;
         // SAFETY: `self` is a valid skb; the C side checks the range against
         // the data and writes at most `len` bytes to `buf`.
-        to_result(unsafe { bindings::skb_copy_bits(self.as_ptr(), off, buf.as_mut_ptr().cast(), len) })
+        to_result(unsafe {
+            bindings::skb_copy_bits(self.as_ptr(), off, buf.as_mut_ptr().cast(), len)
+        })
     }
 
     /// Makes the first `len` bytes private and linear, so they may be written.
@@ -153,7 +155,11 @@ impl SkBuff {
     /// TCP, UDP or ICMPv6 checksum for the pseudo-header change, so the wire
     /// and the receiver both see a valid checksum, CHECKSUM_PARTIAL included.
     /// Later fragments carry no transport header and only get the addresses.
-    pub fn rewrite_ipv6_addrs(&mut self, saddr: Option<&In6Addr>, daddr: Option<&In6Addr>) -> Result {
+    pub fn rewrite_ipv6_addrs(
+        &mut self,
+        saddr: Option<&In6Addr>,
+        daddr: Option<&In6Addr>,
+    ) -> Result {
         let hdr = self.ipv6_header().ok_or(EINVAL)?;
         let net_off = self.network_offset();
         let csum_at = match self.ipv6_transport() {

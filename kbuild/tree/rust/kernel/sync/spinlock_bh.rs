@@ -31,7 +31,11 @@ unsafe impl super::lock::Backend for SpinLockBhBackend {
     type State = bindings::spinlock_t;
     type GuardState = ();
 
-    unsafe fn init(ptr: *mut Self::State, name: *const crate::ffi::c_char, key: *mut bindings::lock_class_key) {
+    unsafe fn init(
+        ptr: *mut Self::State,
+        name: *const crate::ffi::c_char,
+        key: *mut bindings::lock_class_key,
+    ) {
         // SAFETY: per the trait's contract, `ptr` is valid for writes and
         // `name` and `key` live forever.
         unsafe { bindings::__spin_lock_init(ptr, name, key) }
