@@ -92,6 +92,10 @@ lin6_stat() {
   in_ns "$1" lin6ctl -j stats | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
 }
 
+# stat_is NS NAME VALUE: whether NS's counter NAME is VALUE now (for
+# wait_for, which must re-read the counter on every try).
+stat_is() { test "$(lin6_stat "$1" "$2")" = "$3"; }
+
 # wait_for SECONDS CMD...: retries CMD until it succeeds or time runs out.
 wait_for() {
   local deadline=$((SECONDS + $1)); shift

@@ -104,14 +104,14 @@ iperf3_run() {
   return 1
 }
 
-# stat NS NAME: one counter of NS's lin6 statistics, without a Python start
+# lin6_counter NS NAME: one counter of NS's lin6 statistics, without a Python start
 # per call (slow under TCG).
-stat() {
+lin6_counter() {
   local j; j=$(in_ns "$1" lin6ctl -j stats)
   [[ $j =~ \"$2\":([0-9]+) ]] || fail "lin6ctl -j stats in $1 has no $2: $j"
   echo "${BASH_REMATCH[1]}"
 }
-translated() { echo $(( $(stat mn1 translated_out) + $(stat mn1 translated_in) )); }
+translated() { echo $(( $(lin6_counter mn1 translated_out) + $(lin6_counter mn1 translated_in) )); }
 
 # rate FILE: "RECEIVED SENT" bytes per second from iperf3's pretty-printed
 # JSON (its sum_received and sum_sent blocks), by awk: a Python start per
@@ -157,7 +157,7 @@ run() {
 cycles_per_packet=null cycles_packets=0 cycles_note="measurement not enabled"
 cycles_param=/sys/module/lin6/parameters/measure_cycles
 # lin6_sum NAME: NAME's counter summed over mn1 and mn2.
-lin6_sum() { echo $(( $(stat mn1 "$1") + $(stat mn2 "$1") )); }
+lin6_sum() { echo $(( $(lin6_counter mn1 "$1") + $(lin6_counter mn2 "$1") )); }
 
 measure_cycles() {
   local how

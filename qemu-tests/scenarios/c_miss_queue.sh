@@ -40,7 +40,7 @@ for i in range(0x100, 0x100 + 70):
 check "16 + 63 packets wait" test "$(lin6_stat mn1 queued)" = $((1 + 16 + 63))
 check "4 + 7 were dropped as queue-full" test "$(lin6_stat mn1 drop_queue_full)" = $((4 + 7))
 # The timeout: 3 s after they queued, all 79 waiting packets are dropped.
-check "they time out and are counted" wait_for 6 test "$(lin6_stat mn1 drop_queue_timeout)" = 79
+check "they time out and are counted" wait_for 8 stat_is mn1 drop_queue_timeout 79
 check "nothing was sent for them" test "$(lin6_stat mn1 sent_from_queue)" = 1
 check "mn1 still talks to mn2" in_ns mn1 ping -6 -c 2 -i 0.2 -W 2 "$MN2_LIN6"
 rm -rf "$work"
