@@ -13,8 +13,21 @@ KERNEL_PACKAGE=linux-source-6.12
 LLVM_SUFFIX=-19
 export LIBCLANG_PATH=/usr/lib/llvm${LLVM_SUFFIX}/lib
 export PATH=$LIN6_TOOLS/bin:$LIN6_VENV/bin:$HOME/.cargo/bin:$PATH
+# Cargo's build output is cached beside the kernel, so a fresh clone builds
+# only our own crates; cargo's fingerprints (rustc version, flags, sources)
+# decide what is rebuilt. Set CARGO_TARGET_DIR to keep a clone's builds apart.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$LIN6_CACHE/cargo-target}
 
-step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Each step prints how long the one before it took, so a slow CI run shows where.
+LIN6_STEP_START=${LIN6_STEP_START:-}
+step() {
+  local now=$SECONDS
+  if [ -n "$LIN6_STEP_START" ]; then
+    printf '    (%d s)\n' $((now - LIN6_STEP_START)) >&2
+  fi
+  LIN6_STEP_START=$now
+  printf '\033[1m==> %s\033[0m\n' "$*" >&2
+}
 note() { printf '    %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
