@@ -15,6 +15,7 @@ use kernel::sync::rcu;
 mod addr;
 mod events;
 mod hooks;
+mod linsix;
 mod moves;
 mod netlink;
 mod node;

@@ -6,6 +6,7 @@
 
 use crate::addr::{In6, NodeId, Prefix};
 use crate::hooks::{InHook, OutHook};
+use crate::linsix::Linsix;
 use crate::node::Node;
 use crate::queue::{Queued, Queues};
 use crate::stats::{Counter, Stats};
@@ -13,6 +14,7 @@ use crate::table::{Mapping, Snapshot, TableError};
 use crate::{events::EventLimiter, PERNET};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::net::inet6addr::AddrEvent;
+use kernel::net::netdevice::Registration as DeviceRegistration;
 use kernel::net::netfilter::HookRegistration;
 use kernel::net::netns::{Net, Pernet, PernetState};
 use kernel::net::skbuff::OwnedSkb;
@@ -42,6 +44,8 @@ pub(crate) struct Lin6Net {
     /// Ticks while packets wait, to drop those that waited too long.
     #[pin]
     queue_timer: Timer<Net>,
+    /// linsix0, which holds our LIN6 address and the LIN6 prefix's route.
+    linsix: DeviceRegistration<Linsix>,
     // Last, so that the hooks see a complete state from their first packet.
     #[pin]
     out_hook: HookRegistration,
@@ -75,6 +79,7 @@ impl PernetState for Lin6Net {
             events: EventLimiter::new(),
             queue <- new_spinlock_bh!(Queues::new()),
             queue_timer <- Timer::new(net, Lin6Net::expire_queue),
+            linsix: DeviceRegistration::register(net)?,
             out_hook <- HookRegistration::new::<OutHook>(net),
             in_hook <- HookRegistration::new::<InHook>(net),
         }? Error)
@@ -89,7 +94,12 @@ impl PernetState for Lin6Net {
         let dropped = self.queue.lock().close();
         self.stats.add(Counter::DropNoMapping, dropped as u64);
         self.queue_timer.cancel_sync();
+        // Before the grace period that precedes the drop: on return no
+        // transmit runs, so none can look this state up while it goes.
+        self.linsix.unregister();
     }
+
+    const OWNS_DEVICES: bool = true;
 }
 
 impl Lin6Net {

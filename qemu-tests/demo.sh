@@ -40,7 +40,6 @@ say "mn1 moves: a new address with its Node ID appears; its kernel switches loca
 run ip netns exec mn1 ip -6 addr add "2001:db8:c::$MN1_IID/64" dev eth1 nodad
 wait $monitor
 in_ns mn1 ip -6 route replace default via 2001:db8:c::1 dev eth1
-in_ns mn1 ip -6 route replace "$LIN6_PREFIX::/64" via 2001:db8:c::1 dev eth1 src "$MN1_LIN6"
 say "mn2 learns the new mapping (lin6resolvd does this from the MA; here by hand)"
 run ip netns exec mn2 lin6ctl map add "$MN1_ID" 2001:db8:c::/64 --static
 in_ns mn1 ip -6 addr del "2001:db8:a::$MN1_IID/64" dev eth0

@@ -62,15 +62,23 @@ router() {
 }
 
 # lin6_node NS NODE_ID IID LOCATOR_PREFIX GATEWAY: makes NS a LIN6 node
-# whose locator is LOCATOR_PREFIX:IID. Its LIN6 address sits on lo, and the
-# LIN6 prefix is routed with it as the source, so sockets pick it.
+# whose locator is LOCATOR_PREFIX:IID. Its LIN6 address sits on linsix0 (the
+# module's device) with the LIN6 prefix, whose route goes through linsix0, so
+# sockets pick the LIN6 address; the hook then sends packets out by their
+# locators, whatever the routes to those are.
 lin6_node() {
   local ns=$1 id=$2 iid=$3 pfx=$4 gw=$5
   in_ns "$ns" ip -6 addr add "$pfx:$iid/64" dev eth0 nodad
   in_ns "$ns" ip -6 route add default via "$gw"
-  in_ns "$ns" ip -6 addr add "$LIN6_PREFIX:$iid/128" dev lo nodad
-  in_ns "$ns" ip -6 route add "$LIN6_PREFIX::/64" via "$gw" src "$LIN6_PREFIX:$iid"
+  lin6_address "$ns" "$iid"
   in_ns "$ns" lin6ctl node set --node-id "$id" --locator "$pfx:$iid"
+}
+
+# lin6_address NS IID: NS's LIN6 address on its linsix0, which goes up. (A
+# reloaded module makes a fresh linsix0: this is needed again then.)
+lin6_address() {
+  in_ns "$1" ip link set linsix0 up
+  in_ns "$1" ip -6 addr add "$LIN6_PREFIX:$2/64" dev linsix0 nodad
 }
 
 # two_mobiles: mn1 (2001:db8:a::/64) -- rt -- mn2 (2001:db8:b::/64), each

@@ -23,15 +23,14 @@ check "the transfer is still running when mn1 moves" kill -0 $client
 got_before=$(stat -c %s "$work/recv")
 
 # The move: new address on the new link (the kernel takes it as the new
-# locator), routes through it, the peer's mapping; then the old network
-# goes away.
+# locator), the default route through it, the peer's mapping; then the old
+# network goes away. The LIN6 prefix's route (through linsix0) stays as it is.
 in_ns mn1 lin6ctl -j monitor --count 1 --timeout 30 > "$work/events" &
 monitor=$!
 sleep 1
 new=2001:db8:c::$MN1_IID
 in_ns mn1 ip -6 addr add "$new/64" dev eth1 nodad
 in_ns mn1 ip -6 route replace default via 2001:db8:c::1 dev eth1
-in_ns mn1 ip -6 route replace "$LIN6_PREFIX::/64" via 2001:db8:c::1 dev eth1 src "$MN1_LIN6"
 in_ns mn2 lin6ctl map add "$MN1_ID" 2001:db8:c::/64 --static
 in_ns mn1 ip -6 addr del "2001:db8:a::$MN1_IID/64" dev eth0
 in_ns mn1 ip link set eth0 down

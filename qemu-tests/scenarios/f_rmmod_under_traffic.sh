@@ -15,7 +15,11 @@ for round in 1 2 3; do
   sleep 0.3
 done
 kill $pinger 2>/dev/null || true
-# A fresh module has fresh, empty state: configure the nodes again.
+# A fresh module has fresh, empty state and a fresh linsix0, without the
+# address: configure the nodes again.
+check "the old linsix0 went with the module, a new one came" bash -c "ip netns exec mn1 ip link show linsix0 >/dev/null && ! ip netns exec mn1 ip -6 addr show dev linsix0 | grep -q '$MN1_LIN6'"
+lin6_address mn1 "$MN1_IID"
+lin6_address mn2 "$MN2_IID"
 in_ns mn1 lin6ctl node set --node-id "$MN1_ID" --locator "2001:db8:a::$MN1_IID"
 in_ns mn2 lin6ctl node set --node-id "$MN2_ID" --locator "2001:db8:b::$MN2_IID"
 in_ns mn1 lin6ctl map add "$MN2_ID" 2001:db8:b::/64 --static

@@ -65,6 +65,12 @@ pub trait PernetState: Sized + Send + Sync + 'static {
 
     /// Stops whatever reads the state before it is dropped.
     fn pre_exit(&self, _net: &Net) {}
+
+    /// Whether the state owns network devices. Such a registration goes
+    /// with the devices' (`register_pernet_device`): when a namespace dies,
+    /// its `pre_exit` and drop run before the core unregisters the devices
+    /// that are left, so the state can unregister its own first.
+    const OWNS_DEVICES: bool = false;
 }
 
 /// The `pernet_operations` of one [`PernetState`]; declare it as a `static`.
@@ -109,7 +115,13 @@ impl<T: PernetState> Pernet<T> {
             (*ops).size = mem::size_of::<Slot<T>>();
         }
         // SAFETY: `ops` is initialised and lives in a `'static`.
-        to_result(unsafe { bindings::register_pernet_subsys(self.ops.get()) })?;
+        to_result(unsafe {
+            if T::OWNS_DEVICES {
+                bindings::register_pernet_device(self.ops.get())
+            } else {
+                bindings::register_pernet_subsys(self.ops.get())
+            }
+        })?;
         Ok(PernetRegistration { pernet: self })
     }
 
@@ -186,8 +198,14 @@ pub struct PernetRegistration<T: PernetState> {
 
 impl<T: PernetState> Drop for PernetRegistration<T> {
     fn drop(&mut self) {
-        // SAFETY: registered in `Pernet::register`; this runs pre_exit, waits
-        // a grace period and runs exit for every namespace.
-        unsafe { bindings::unregister_pernet_subsys(self.pernet.ops.get()) };
+        // SAFETY: registered in `Pernet::register`, the same way; this runs
+        // pre_exit, waits a grace period and runs exit for every namespace.
+        unsafe {
+            if T::OWNS_DEVICES {
+                bindings::unregister_pernet_device(self.pernet.ops.get())
+            } else {
+                bindings::unregister_pernet_subsys(self.pernet.ops.get())
+            }
+        }
     }
 }
