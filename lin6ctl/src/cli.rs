@@ -56,6 +56,9 @@ pub enum Command {
     /// Address arithmetic; needs no kernel module.
     #[command(subcommand)]
     Addr(AddrCmd),
+    /// DNS records of a deployment (AAAA + lin6 TXT); needs no kernel module.
+    #[command(subcommand)]
+    Dns(crate::dns::DnsCmd),
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,6 +19,8 @@ pub enum CtlError {
     },
     /// Writing the output failed (other than a closed pipe).
     Output(io::Error),
+    /// Bad input found after parsing the command line (a file's contents).
+    Invalid(String),
 }
 
 impl From<netlink::Error> for CtlError {
@@ -54,6 +56,7 @@ impl CtlError {
             CtlError::Netlink(E::TableFull(_)) => exit::TABLE_FULL,
             CtlError::Netlink(E::Invalid(_)) => exit::INVALID,
             CtlError::MonitorTimeout { .. } => exit::TIMEOUT,
+            CtlError::Invalid(_) => exit::INVALID,
             _ => exit::FAILURE,
         }
     }
@@ -76,6 +79,7 @@ impl fmt::Display for CtlError {
                 )
             }
             CtlError::Output(e) => write!(f, "lin6ctl: writing output: {e}"),
+            CtlError::Invalid(m) => write!(f, "lin6ctl: {m}"),
         }
     }
 }
