@@ -257,3 +257,191 @@ pub fn random_u32() -> u32 {
     let _ = getrandom::fill(&mut b);
     u32::from_ne_bytes(b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lin6::wire::QueryCode;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    const SECRET: &str = "000102030405060708090a0b0c0d0e0f";
+
+    fn key() -> Key {
+        Key::from_hex(1, SECRET).unwrap()
+    }
+
+    fn node() -> NodeId {
+        NodeId::from_u64(0x0201_4a00_0000_0001)
+    }
+
+    fn retry() -> Retry {
+        Retry {
+            timeout: Duration::from_millis(100),
+            attempts: 3,
+        }
+    }
+
+    /// A fake MA on [::1]: `answer` maps each verified request (and how many
+    /// came before) to the replies it sends back, in order.
+    async fn fake_ma(
+        answer: impl Fn(UpdateRequest, u32) -> Vec<Vec<u8>> + Send + 'static,
+    ) -> (Server, Arc<AtomicU32>) {
+        let sock = UdpSocket::bind("[::1]:0").await.unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let seen = Arc::new(AtomicU32::new(0));
+        let count = seen.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 128];
+            while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+                let Ok(a) = Authenticated::<UpdateRequest>::decode(&buf[..n]) else {
+                    continue;
+                };
+                let Ok(req) = a.into_verified(&key()) else {
+                    continue;
+                };
+                let i = count.fetch_add(1, Ordering::SeqCst);
+                for r in answer(req, i) {
+                    let _ = sock.send_to(&r, from).await;
+                }
+            }
+        });
+        (
+            Server {
+                addr: Ipv6Addr::LOCALHOST,
+                port: Some(port),
+            },
+            seen,
+        )
+    }
+
+    fn reply(code: UpdateCode, sequence: u32, signed: bool) -> Vec<u8> {
+        let r = UpdateReply { code, sequence };
+        if signed {
+            Authenticated::sign(r, &key()).to_vec()
+        } else {
+            r.to_vec()
+        }
+    }
+
+    #[tokio::test]
+    async fn unsigned_or_wrongly_signed_ok_is_not_believed() {
+        let (ma, seen) = fake_ma(|req, _| {
+            let other = Key::from_hex(1, "ff0102030405060708090a0b0c0d0e0f").unwrap();
+            vec![
+                reply(UpdateCode::Ok, req.sequence, false),
+                Authenticated::sign(
+                    UpdateReply {
+                        code: UpdateCode::Ok,
+                        sequence: req.sequence,
+                    },
+                    &other,
+                )
+                .to_vec(),
+            ]
+        })
+        .await;
+        let mut r = Registrar::new(node(), key(), retry());
+        let e = r
+            .register(&[ma], 0, "2001:db8::/64".parse().unwrap(), 60)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, MaError::NoAnswer { tried: 1 }), "{e}");
+        assert_eq!(seen.load(Ordering::SeqCst), 3, "every attempt was made");
+    }
+
+    #[tokio::test]
+    async fn replayed_sequence_makes_the_node_jump_ahead_and_succeed() {
+        // The MA remembers a sequence "newer" than ours twice, then accepts.
+        let (ma, seen) = fake_ma(|req, i| {
+            let code = if i < 2 {
+                UpdateCode::ReplayedSequence
+            } else {
+                UpdateCode::Ok
+            };
+            vec![reply(code, req.sequence, true)]
+        })
+        .await;
+        let mut r = Registrar::new(node(), key(), retry());
+        let acc = r
+            .register(&[ma], 0, "2001:db8::/64".parse().unwrap(), 60)
+            .await
+            .unwrap();
+        assert_eq!(acc.ma, ma);
+        assert_eq!(seen.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn refusal_moves_on_to_the_next_ma() {
+        let (bad, _) =
+            fake_ma(|req, _| vec![reply(UpdateCode::UnknownNode, req.sequence, false)]).await;
+        let (good, _) = fake_ma(|req, _| vec![reply(UpdateCode::Ok, req.sequence, true)]).await;
+        let mut r = Registrar::new(node(), key(), retry());
+        let acc = r
+            .register(&[bad, good], 0, "2001:db8::/64".parse().unwrap(), 60)
+            .await
+            .unwrap();
+        assert_eq!(acc.index, 1);
+        let e = r
+            .register(&[bad], 0, "2001:db8::/64".parse().unwrap(), 60)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                MaError::Refused {
+                    code: UpdateCode::UnknownNode
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn query_ignores_replies_with_the_wrong_sequence() {
+        let sock = UdpSocket::bind("[::1]:0").await.unwrap();
+        let port = sock.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+                let Ok(q) = MaQuery::decode(&buf[..n]) else {
+                    continue;
+                };
+                let answer = QueryAnswer::Mapping {
+                    prefix: "2001:db8:bad::/64".parse().unwrap(),
+                    timestamp: 0,
+                    lifetime: 60,
+                };
+                // A forgery first (wrong sequence), then the real answer.
+                let forged = MaReply {
+                    sequence: q.sequence.wrapping_add(1),
+                    node: q.node,
+                    answer,
+                };
+                let _ = sock.send_to(&forged.to_vec(), from).await;
+                let real = MaReply {
+                    sequence: q.sequence,
+                    node: q.node,
+                    answer: QueryAnswer::Mapping {
+                        prefix: "2001:db8:b::/64".parse().unwrap(),
+                        timestamp: 0,
+                        lifetime: 60,
+                    },
+                };
+                let _ = sock.send_to(&real.to_vec(), from).await;
+            }
+        });
+        // Port p+1 is the query port: give the base port one below.
+        let ma = Server {
+            addr: Ipv6Addr::LOCALHOST,
+            port: Some(port - 1),
+        };
+        let (_, a) = query(&[ma], node(), retry()).await.unwrap();
+        match a {
+            QueryAnswer::Mapping { prefix, .. } => {
+                assert_eq!(prefix, "2001:db8:b::/64".parse().unwrap())
+            }
+            QueryAnswer::NoMapping => panic!("{:?}", QueryCode::NoMapping),
+        }
+    }
+}
