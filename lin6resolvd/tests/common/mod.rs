@@ -330,12 +330,12 @@ pub fn kernel_at(n: NodeId, p: Prefix64) -> (MemKernel, KernelHandle) {
     (k.clone(), KernelHandle::new(k))
 }
 
-/// Polls `f` every 20 ms until it is true or `secs` pass.
+/// Polls `f` every 2 ms (fine enough to time what it waits for) until it is true or `secs` pass.
 pub async fn wait_until(secs: u64, what: &str, mut f: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !f().await {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
