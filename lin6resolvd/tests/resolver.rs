@@ -494,3 +494,56 @@ async fn sticky_server_keeps_its_ma_across_moves_mobile_node_goes_back_to_the_fi
         Some(prefix("2001:db8:b::/64"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_resolver_registers_again_and_is_not_refused_as_a_replay() {
+    let mn1 = node(1);
+    let ma = Agent::start(&[mn1]).await;
+    let dns = Knot::start(&deployment(&[("mn1", mn1, vec![ma.server()])])).await;
+    for (round, p) in [(1, "2001:db8:a::/64"), (2, "2001:db8:d::/64")] {
+        // Each round is a fresh daemon (a restart): the MA remembers the
+        // last sequence, so the new one must start ahead of it.
+        let (_k, kernel) = kernel_at(mn1, prefix(p));
+        let r = lin6resolvd::start(cfg_plain(mn1, dns.addr), kernel)
+            .await
+            .unwrap();
+        wait_until(10, "registered", async || {
+            prefix_of(ma.mapping(mn1).await) == Some(prefix(p))
+        })
+        .await;
+        assert_eq!(get(&r.ctx.stats.registrations_failed), 0, "round {round}");
+        drop(r);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misses_beyond_the_resolution_bound_are_dropped_not_queued() {
+    let mn1 = node(1);
+    // Static MA that never answers: every resolution hangs in its rounds.
+    let silent_port = free_port_pair();
+    let _silent = StdUdp::bind(("::1", silent_port + 1)).unwrap();
+    let (ka, kernel) = kernel_at(mn1, prefix("2001:db8:a::/64"));
+    let mut cfg = resolver_config(
+        mn1,
+        "[::1]:53".parse().unwrap(),
+        &format!("ma: ['[::1]:{silent_port}']\n"),
+    );
+    cfg.events.max_resolving = 2;
+    let r = lin6resolvd::start(cfg, kernel).await.unwrap();
+    let t0 = Instant::now();
+    for i in 10..20 {
+        r.events.send(miss(node(i))).await.unwrap();
+    }
+    // A repeated miss for a peer being resolved is dropped as well, never queued.
+    r.events.send(miss(node(10))).await.unwrap();
+    wait_until(5, "8 misses dropped", async || {
+        get(&r.ctx.stats.dropped_busy) >= 8
+    })
+    .await;
+    assert!(
+        t0.elapsed() < Duration::from_millis(500),
+        "the event loop did not wait"
+    );
+    assert_eq!(get(&r.ctx.stats.dropped_busy), 9);
+    assert_eq!(ka.map_news(), 0);
+}
