@@ -51,6 +51,9 @@ pub struct Config {
     pub routes: RoutesConfig,
     #[serde(default)]
     pub events: EventsConfig,
+    /// Prometheus text on `GET /metrics`; off if absent.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -5,7 +5,7 @@
 //!
 //! One file per role: `config`, `error`, `kernel` (lin6.ko, or an in-memory
 //! stand-in for tests), `routes` (rtnetlink), `ma_client` (UDP to MAs),
-//! `ma_cache`, `correspondents`, `events` (what each event does), `tasks`
+//! `ma_cache`, `correspondents`, `events` (what each event does), `metrics`, `tasks`
 //! (start-up and the loops). DNS discovery is in the library
 //! (`lin6::discovery`), shared with lin6agentd and lsd. Design:
 //! docs/lin6resolvd.md.
@@ -17,6 +17,7 @@ pub mod events;
 pub mod kernel;
 pub mod ma_cache;
 pub mod ma_client;
+pub mod metrics;
 pub mod routes;
 pub mod tasks;
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 use lin6::addr::Prefix64;
 use lin6::discovery::{Discovery, Server};
 use lin6::netlink::{Event, NodeSet};
-use tokio::net::UdpSocket;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
@@ -38,6 +38,8 @@ pub struct Running {
     pub events: mpsc::Sender<Event>,
     /// Where Mapping Refresh is received.
     pub refresh_addr: SocketAddr,
+    /// Where `/metrics` is served, if configured.
+    pub metrics_addr: Option<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -122,6 +124,15 @@ pub async fn start(cfg: Config, kernel: KernelHandle) -> Result<Running, StartEr
             source,
         })?;
     let refresh_sock = Arc::new(refresh_sock);
+    let metrics = match cfg.metrics_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?,
+        ),
+        None => None,
+    };
+    let metrics_addr = metrics.as_ref().and_then(|l| l.local_addr().ok());
 
     let (events_tx, mut events_rx) = mpsc::channel::<Event>(cfg.events.queue);
     let (moved_tx, moved_rx) = mpsc::channel::<()>(1);
@@ -165,10 +176,14 @@ pub async fn start(cfg: Config, kernel: KernelHandle) -> Result<Running, StartEr
             }
         }));
     }
+    if let Some(l) = metrics {
+        tasks.push(tokio::spawn(crate::metrics::serve(l, ctx.clone())));
+    }
     Ok(Running {
         ctx,
         events: events_tx,
         refresh_addr,
+        metrics_addr,
         tasks,
     })
 }

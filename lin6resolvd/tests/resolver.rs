@@ -167,7 +167,7 @@ async fn miss_event_installs_mapping_from_peers_ma() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn miss_for_node_without_mapping_installs_nothing() {
+async fn miss_for_node_without_mapping_installs_nothing_and_is_counted() {
     let (mn1, mn3) = (node(1), node(3));
     let ma = Agent::start(&[mn1, mn3]).await;
     let dns = Knot::start(&deployment(&[
@@ -176,9 +176,13 @@ async fn miss_for_node_without_mapping_installs_nothing() {
     ]))
     .await;
     let (ka, kernel) = kernel_at(mn1, prefix("2001:db8:a::/64"));
-    let r = lin6resolvd::start(cfg_plain(mn1, dns.addr), kernel)
-        .await
-        .unwrap();
+    let mut cfg = cfg_plain(mn1, dns.addr);
+    cfg.metrics_listen = Some("[::1]:0".parse().unwrap());
+    let r = lin6resolvd::start(cfg, kernel).await.unwrap();
+    wait_until(10, "registered", async || {
+        get(&r.ctx.stats.registrations_ok) >= 1
+    })
+    .await;
     r.events.send(miss(mn3)).await.unwrap();
     wait_until(10, "the MA's 'no mapping'", async || {
         get(&r.ctx.stats.no_mapping) >= 1
@@ -186,6 +190,32 @@ async fn miss_for_node_without_mapping_installs_nothing() {
     .await;
     assert_eq!(ka.mapping(mn3), None);
     assert_eq!(ka.map_news(), 0);
+
+    let text = http_get(r.metrics_addr.expect("metrics listener"), "/metrics").await;
+    for line in [
+        "lin6resolvd_registrations_ok_total 1\n",
+        "lin6resolvd_no_mapping_total 1\n",
+        "lin6resolvd_dns_lookups_total 2\n",
+        "lin6resolvd_resolved_total 0\n",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+    assert!(
+        http_get(r.metrics_addr.unwrap(), "/nope")
+            .await
+            .starts_with("HTTP/1.0 404")
+    );
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
