@@ -305,7 +305,13 @@ async fn registration_loop(
                 next = Instant::now() + backoff;
                 backoff = (backoff * 2).min(max_backoff);
                 if !sticky {
+                    // Ask DNS itself next time, not the cached answer: the
+                    // MA list may have changed because these MAs went away.
                     rediscover = true;
+                    ctx.ma_cache
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .forget(ctx.lin6_address());
                 }
             }
         }
