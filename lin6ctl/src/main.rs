@@ -30,8 +30,8 @@ fn main() -> ExitCode {
         Command::Map(c) => map::run(c, &out),
         Command::Stats => stats::run(&out),
         Command::Monitor(a) => monitor::run(a, &out),
-        Command::Addr(c) => addr::run(c, &out),
         Command::Dns(c) => dns::run(c, &out),
+        Command::Addr(c) => addr::run(c, &out),
     })
 }
 

@@ -12,6 +12,8 @@ use serde::Serialize;
 #[derive(Debug)]
 pub enum CtlError {
     Netlink(netlink::Error),
+    /// Bad input found after parsing the command line (a file's contents).
+    Invalid(String),
     /// `monitor --count N --timeout S` saw fewer than N events.
     MonitorTimeout {
         seen: u32,
@@ -19,8 +21,6 @@ pub enum CtlError {
     },
     /// Writing the output failed (other than a closed pipe).
     Output(io::Error),
-    /// Bad input found after parsing the command line (a file's contents).
-    Invalid(String),
 }
 
 impl From<netlink::Error> for CtlError {
@@ -72,6 +72,7 @@ impl fmt::Display for CtlError {
                 f.write_str("lin6ctl: permission denied (this needs CAP_NET_ADMIN)")
             }
             CtlError::Netlink(e) => write!(f, "lin6ctl: {e}"),
+            CtlError::Invalid(m) => write!(f, "lin6ctl: {m}"),
             CtlError::MonitorTimeout { seen, wanted } => {
                 write!(
                     f,
@@ -79,7 +80,6 @@ impl fmt::Display for CtlError {
                 )
             }
             CtlError::Output(e) => write!(f, "lin6ctl: writing output: {e}"),
-            CtlError::Invalid(m) => write!(f, "lin6ctl: {m}"),
         }
     }
 }
