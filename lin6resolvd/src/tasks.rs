@@ -286,12 +286,13 @@ async fn registration_loop(
             .await
         {
             Ok(acc) => {
-                bump(&ctx.stats.registrations_ok);
                 if sticky && acc.index != current && registered.is_some() {
                     warn!(ma = %acc.ma, "our MA changed: the previous one stopped answering");
                 }
                 current = acc.index;
+                // Before the counter, so whoever sees the count sees the MA.
                 *ctx.current_ma.lock().unwrap_or_else(|p| p.into_inner()) = Some(acc.ma);
+                bump(&ctx.stats.registrations_ok);
                 backoff = initial_backoff;
                 next = Instant::now() + cfg.refresh_after();
                 if registered.is_some_and(|p| p != prefix) {

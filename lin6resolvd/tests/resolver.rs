@@ -43,6 +43,11 @@ async fn bootstrap_by_name_registers_locator_with_ma_found_in_dns() {
         prefix_of(ma.mapping(mn1).await) == Some(prefix("2001:db8:a::/64"))
     })
     .await;
+    // The MA stores the mapping before the resolver has its reply.
+    wait_until(10, "the resolver saw the Ok", async || {
+        get(&r.ctx.stats.registrations_ok) >= 1
+    })
+    .await;
     assert_eq!(current_ma(&r).map(|s| s.port), Some(Some(ma.port)));
 }
 
@@ -91,6 +96,11 @@ async fn registration_fails_over_to_second_ma_when_first_is_down() {
     })
     .await;
     let took = t0.elapsed();
+    // The MA stores the mapping before the resolver has its reply.
+    wait_until(10, "the resolver saw the Ok", async || {
+        get(&r.ctx.stats.registrations_ok) >= 1
+    })
+    .await;
     assert_eq!(current_ma(&r).map(|s| s.port), Some(Some(ma2.port)));
     // It did try the first one: both attempts (100 ms, then 200 ms).
     let mut buf = [0u8; 128];
@@ -132,6 +142,10 @@ async fn miss_event_installs_mapping_from_peers_ma() {
     let ra = lin6resolvd::start(cfg_plain(mn1, dns.addr), kernel_a)
         .await
         .unwrap();
+    wait_until(10, "mn1 registered", async || {
+        get(&ra.ctx.stats.registrations_ok) >= 1
+    })
+    .await;
     assert_eq!(ka.mapping(mn2), None);
     let t0 = Instant::now();
     ra.events.send(miss(mn2)).await.unwrap();
@@ -328,6 +342,10 @@ async fn refreshes_for_one_node_are_rate_limited() {
         1,
         "one MA query per node per interval"
     );
+    wait_until(10, "19 refreshes ignored", async || {
+        get(&r.ctx.stats.refreshes_ignored) >= 19
+    })
+    .await;
     assert_eq!(get(&r.ctx.stats.refreshes_ignored), 19);
 }
 
@@ -390,6 +408,10 @@ async fn prefix_event_reregisters_and_refreshes_correspondents() {
         prefix_of(ma1.mapping(mn1).await),
         Some(prefix("2001:db8:c::/64"))
     );
+    wait_until(10, "the send counted", async || {
+        get(&r.ctx.stats.refreshes_sent) >= 1
+    })
+    .await;
     assert_eq!(get(&r.ctx.stats.refreshes_sent), 1);
     println!("PREFIX -> re-registered -> Mapping Refresh at the correspondent in {took:?}");
 }
@@ -574,6 +596,11 @@ async fn misses_beyond_the_resolution_bound_are_dropped_not_queued() {
         t0.elapsed() < Duration::from_millis(500),
         "the event loop did not wait"
     );
+    wait_until(5, "the 11th miss handled", async || {
+        get(&r.ctx.stats.dropped_busy) >= 9
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(get(&r.ctx.stats.dropped_busy), 9);
     assert_eq!(ka.map_news(), 0);
 }
