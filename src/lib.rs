@@ -4,6 +4,7 @@
 
 pub mod addr;
 pub mod auth;
+pub mod discovery;
 pub mod ls;
 pub mod netlink;
 pub mod wire;

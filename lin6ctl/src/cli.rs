@@ -53,6 +53,9 @@ pub enum Command {
     #[command(after_help = "Examples:\n  lin6ctl monitor\n  \
                             lin6ctl -j monitor --count 1 --timeout 10   # wait for one event")]
     Monitor(MonitorArgs),
+    /// DNS records of a deployment (AAAA + lin6 TXT); needs no kernel module.
+    #[command(subcommand)]
+    Dns(crate::dns::DnsCmd),
     /// Address arithmetic; needs no kernel module.
     #[command(subcommand)]
     Addr(AddrCmd),

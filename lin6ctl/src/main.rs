@@ -3,6 +3,7 @@
 
 mod addr;
 mod cli;
+mod dns;
 mod map;
 mod monitor;
 mod node;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Command::Map(c) => map::run(c, &out),
         Command::Stats => stats::run(&out),
         Command::Monitor(a) => monitor::run(a, &out),
+        Command::Dns(c) => dns::run(c, &out),
         Command::Addr(c) => addr::run(c, &out),
     })
 }

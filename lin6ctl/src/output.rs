@@ -12,6 +12,8 @@ use serde::Serialize;
 #[derive(Debug)]
 pub enum CtlError {
     Netlink(netlink::Error),
+    /// Bad input found after parsing the command line (a file's contents).
+    Invalid(String),
     /// `monitor --count N --timeout S` saw fewer than N events.
     MonitorTimeout {
         seen: u32,
@@ -54,6 +56,7 @@ impl CtlError {
             CtlError::Netlink(E::TableFull(_)) => exit::TABLE_FULL,
             CtlError::Netlink(E::Invalid(_)) => exit::INVALID,
             CtlError::MonitorTimeout { .. } => exit::TIMEOUT,
+            CtlError::Invalid(_) => exit::INVALID,
             _ => exit::FAILURE,
         }
     }
@@ -69,6 +72,7 @@ impl fmt::Display for CtlError {
                 f.write_str("lin6ctl: permission denied (this needs CAP_NET_ADMIN)")
             }
             CtlError::Netlink(e) => write!(f, "lin6ctl: {e}"),
+            CtlError::Invalid(m) => write!(f, "lin6ctl: {m}"),
             CtlError::MonitorTimeout { seen, wanted } => {
                 write!(
                     f,

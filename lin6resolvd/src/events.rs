@@ -1,0 +1,329 @@
+//! What the resolver does about each event:
+//!
+//! * **MISS** (the kernel has no mapping for a peer, or a peer's source
+//!   locator is unknown or moved): DNS (TXT at the peer's reverse name,
+//!   cached) -> MA Query -> install the mapping with the lifetime the MA
+//!   gave; rounds with backoff when DNS or the MAs do not answer.
+//! * **PREFIX** (we moved): the registration task re-registers at once and
+//!   then sends a Mapping Refresh to every recent correspondent.
+//! * **Mapping Refresh received**: re-query the sender's MA and install what
+//!   the MA says. The datagram itself is believed in nothing, not even its
+//!   source address; it only says "ask again".
+//!
+//! Each resolution runs in its own task, at most `events.max_resolving` at
+//! once and at most one per peer; the loop that hands them out never waits
+//! on the network.
+
+use std::collections::{HashMap, HashSet};
+use std::net::Ipv6Addr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lin6::addr::{Lin6Params, NodeId};
+use lin6::discovery::{Discovery, Server};
+use lin6::netlink::{Event, Lifetime, MapNew};
+use lin6::wire::{Codec, MappingRefresh, QueryAnswer};
+use tokio::net::UdpSocket;
+use tokio::sync::{Semaphore, mpsc};
+use tracing::{debug, info, warn};
+
+use crate::config::Config;
+use crate::correspondents::Correspondents;
+use crate::error::{MaError, ResolveError};
+use crate::kernel::KernelHandle;
+use crate::ma_cache::MaCache;
+use crate::ma_client::{self, Retry};
+
+/// Counters, for logs, tests and a later metrics endpoint.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub registrations_ok: AtomicU64,
+    pub registrations_failed: AtomicU64,
+    pub resolved: AtomicU64,
+    pub resolve_failed: AtomicU64,
+    pub no_mapping: AtomicU64,
+    pub dns_lookups: AtomicU64,
+    pub refreshes_sent: AtomicU64,
+    pub refreshes_received: AtomicU64,
+    /// Refreshes dropped: malformed, for a node we do not talk to, or
+    /// within the per-node interval.
+    pub refreshes_ignored: AtomicU64,
+    pub requeries: AtomicU64,
+    pub dropped_busy: AtomicU64,
+}
+
+pub fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+/// Why a peer is being resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    Miss,
+    Refresh,
+}
+
+/// State shared by the resolver's tasks.
+pub struct Ctx {
+    pub cfg: Config,
+    pub params: Lin6Params,
+    pub node: NodeId,
+    pub kernel: KernelHandle,
+    pub discovery: Option<Discovery>,
+    pub static_mas: Vec<Server>,
+    pub ma_cache: Mutex<MaCache>,
+    pub correspondents: Mutex<Correspondents>,
+    pub stats: Stats,
+    /// The MA our last registration went to.
+    pub current_ma: Mutex<Option<Server>>,
+    inflight: Mutex<HashSet<NodeId>>,
+    permits: Arc<Semaphore>,
+    last_refresh: Mutex<HashMap<NodeId, Instant>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every critical section is a few map operations that cannot leave
+    // the data inconsistent, so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Ctx {
+    pub fn new(
+        cfg: Config,
+        kernel: KernelHandle,
+        discovery: Option<Discovery>,
+        static_mas: Vec<Server>,
+    ) -> Ctx {
+        Ctx {
+            params: cfg.lin6,
+            node: cfg.node_id,
+            kernel,
+            discovery,
+            static_mas,
+            ma_cache: Mutex::new(MaCache::new(
+                cfg.cache.ma_capacity,
+                Duration::from_secs(cfg.cache.ma_max_ttl_s),
+            )),
+            correspondents: Mutex::new(Correspondents::new(cfg.correspondents.capacity)),
+            stats: Stats::default(),
+            current_ma: Mutex::new(None),
+            inflight: Mutex::new(HashSet::new()),
+            permits: Arc::new(Semaphore::new(cfg.events.max_resolving)),
+            last_refresh: Mutex::new(HashMap::new()),
+            cfg,
+        }
+    }
+
+    pub fn lin6_address(&self) -> Ipv6Addr {
+        self.params.lin6_address(self.node)
+    }
+
+    fn query_retry(&self) -> Retry {
+        Retry {
+            timeout: Duration::from_millis(self.cfg.query.timeout_ms),
+            attempts: self.cfg.query.attempts,
+        }
+    }
+
+    /// The MAs of the node with LIN6 address `addr`: static config, the
+    /// cache, or DNS.
+    pub async fn mas_of(&self, addr: Ipv6Addr) -> Result<Vec<Server>, ResolveError> {
+        if !self.static_mas.is_empty() {
+            return Ok(self.static_mas.clone());
+        }
+        if let Some(m) = lock(&self.ma_cache).get(addr, Instant::now()) {
+            return Ok(m);
+        }
+        let Some(d) = &self.discovery else {
+            return Err(MaError::NoMa.into());
+        };
+        bump(&self.stats.dns_lookups);
+        let found = d.servers_of(addr).await?;
+        let mas = found.value.ma;
+        if mas.is_empty() {
+            return Err(MaError::NoMa.into());
+        }
+        let now = Instant::now();
+        // hickory's deadline is a std Instant, as ours.
+        lock(&self.ma_cache).put(addr, mas.clone(), found.valid_until, now);
+        Ok(mas)
+    }
+
+    /// Queries the peer's MAs and installs the answer; rounds with backoff
+    /// while DNS or the MAs do not answer.
+    pub async fn resolve(&self, peer: NodeId) -> Result<(), ResolveError> {
+        let addr = self.params.lin6_address(peer);
+        let mut backoff = Duration::from_millis(self.cfg.query.backoff_ms);
+        let mut round = 0;
+        loop {
+            round += 1;
+            let r = self.resolve_once(peer, addr).await;
+            match r {
+                Err(e) if e.is_transient() && round < self.cfg.query.rounds => {
+                    debug!(%peer, "round {round}: {e}; again in {backoff:?}");
+                    lock(&self.ma_cache).forget(addr);
+                    tokio::time::sleep(backoff).await;
+                    backoff = backoff.saturating_mul(2);
+                }
+                r => return r,
+            }
+        }
+    }
+
+    async fn resolve_once(&self, peer: NodeId, addr: Ipv6Addr) -> Result<(), ResolveError> {
+        let mas = self.mas_of(addr).await?;
+        let (ma, answer) = ma_client::query(&mas, peer, self.query_retry()).await?;
+        match answer {
+            QueryAnswer::Mapping {
+                prefix, lifetime, ..
+            } => {
+                let Some(secs) = NonZeroU32::new(lifetime) else {
+                    return Err(ResolveError::NoMapping(peer));
+                };
+                let m = MapNew {
+                    node_id: peer,
+                    prefix,
+                    lifetime: Lifetime::Seconds(secs),
+                };
+                self.kernel.call(move |k| k.map_new(&m)).await?;
+                lock(&self.correspondents).touch(peer, addr, Instant::now());
+                info!(%peer, %prefix, lifetime, ma = %ma, "mapping installed");
+                Ok(())
+            }
+            QueryAnswer::NoMapping => Err(ResolveError::NoMapping(peer)),
+        }
+    }
+
+    /// Starts resolving `peer` in its own task, unless it is already being
+    /// resolved or too many resolutions run (then the event is dropped; a
+    /// miss comes again while packets wait).
+    pub fn spawn_resolve(self: &Arc<Self>, peer: NodeId, why: Why) {
+        if peer == self.node {
+            return;
+        }
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            bump(&self.stats.dropped_busy);
+            return;
+        };
+        if !lock(&self.inflight).insert(peer) {
+            return;
+        }
+        let ctx = self.clone();
+        tokio::spawn(async move {
+            let r = ctx.resolve(peer).await;
+            lock(&ctx.inflight).remove(&peer);
+            drop(permit);
+            match r {
+                Ok(()) => bump(&ctx.stats.resolved),
+                Err(ResolveError::NoMapping(_)) => {
+                    bump(&ctx.stats.no_mapping);
+                    info!(%peer, ?why, "the MA has no mapping for it");
+                }
+                Err(e) => {
+                    bump(&ctx.stats.resolve_failed);
+                    warn!(%peer, ?why, "not resolved: {e}");
+                }
+            }
+        });
+    }
+
+    /// One kernel event.
+    pub fn handle_event(self: &Arc<Self>, ev: Event, moved: &mpsc::Sender<()>) {
+        match ev {
+            Event::Miss {
+                node_id, reason, ..
+            } => {
+                debug!(%node_id, %reason, "miss");
+                self.spawn_resolve(node_id, Why::Miss);
+            }
+            Event::Prefix {
+                new_locator: Some(l),
+                ..
+            } => {
+                info!(locator = %l, "we moved");
+                // Capacity 1: moves that arrive during a registration fold
+                // into the next one, which reads the kernel's locator anew.
+                let _ = moved.try_send(());
+            }
+            Event::Prefix { old_locator, .. } => {
+                info!(?old_locator, "locator gone; waiting for a new one");
+            }
+        }
+    }
+
+    /// One datagram on the refresh port.
+    pub async fn handle_refresh(self: &Arc<Self>, datagram: &[u8], from: std::net::SocketAddr) {
+        let Ok(r) = MappingRefresh::decode(datagram) else {
+            bump(&self.stats.refreshes_ignored);
+            debug!(%from, "malformed Mapping Refresh");
+            return;
+        };
+        bump(&self.stats.refreshes_received);
+        let peer = r.node;
+        // Only peers we talk to: a refresh for anyone else would make us a
+        // DNS and MA query amplifier for whoever sends them.
+        let known = lock(&self.correspondents).contains(peer)
+            || matches!(
+                self.kernel.call(move |k| k.map_get(peer)).await,
+                Ok(Some(_))
+            );
+        if !known || peer == self.node {
+            bump(&self.stats.refreshes_ignored);
+            debug!(%peer, %from, "Mapping Refresh for a node we do not talk to");
+            return;
+        }
+        let now = Instant::now();
+        let min = Duration::from_millis(self.cfg.refresh.min_interval_ms);
+        {
+            let mut last = lock(&self.last_refresh);
+            if let Some(t) = last.get(&peer)
+                && now.saturating_duration_since(*t) < min
+            {
+                bump(&self.stats.refreshes_ignored);
+                return;
+            }
+            if last.len() >= self.cfg.correspondents.capacity {
+                last.retain(|_, t| now.saturating_duration_since(*t) < min);
+                if last.len() >= self.cfg.correspondents.capacity {
+                    bump(&self.stats.refreshes_ignored);
+                    return;
+                }
+            }
+            last.insert(peer, now);
+        }
+        info!(%peer, %from, "Mapping Refresh: asking the peer's MA");
+        bump(&self.stats.requeries);
+        self.spawn_resolve(peer, Why::Refresh);
+    }
+
+    /// Tells every recent correspondent that we moved.
+    pub async fn notify_correspondents(&self, sock: &UdpSocket) {
+        let peers = lock(&self.correspondents).recent(
+            Instant::now(),
+            Duration::from_secs(self.cfg.correspondents.recent_s),
+        );
+        let msg = MappingRefresh {
+            node: self.node,
+            timestamp: lin6::auth::unix_now(),
+        }
+        .to_vec();
+        for (peer, addr) in peers {
+            let to = self
+                .kernel
+                .datagram_target(addr, self.cfg.refresh.peer_port);
+            match sock.send_to(&msg, to).await {
+                Ok(_) => {
+                    bump(&self.stats.refreshes_sent);
+                    debug!(%peer, %to, "Mapping Refresh sent");
+                }
+                Err(e) => warn!(%peer, %to, "Mapping Refresh: {e}"),
+            }
+        }
+    }
+}

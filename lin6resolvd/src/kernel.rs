@@ -1,0 +1,275 @@
+//! The kernel side: node set, map add with lifetime, and the event stream.
+//!
+//! Behind the small [`Kernel`] trait so that the resolver's logic runs on the
+//! host against [`MemKernel`], an in-memory table, while DNS, the MAs and the
+//! sockets stay real. [`NetlinkKernel`] is lin6.ko through `lin6::netlink`.
+//!
+//! Netlink calls are synchronous (each bounded by the client's timeout); the
+//! daemon makes them through [`KernelHandle::call`], on tokio's blocking
+//! pool, so a slow kernel never holds up the event loop.
+
+use std::collections::HashMap;
+use std::net::{Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lin6::addr::{NodeId, Prefix64};
+use lin6::netlink::{Client, Event, EventStream, Lifetime, MapNew, Mapping, Node, NodeSet};
+use tokio::io::unix::AsyncFd;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::error::KernelError;
+
+/// What the resolver needs from the kernel.
+pub trait Kernel: Send + 'static {
+    fn node_get(&mut self) -> Result<Node, KernelError>;
+    fn node_set(&mut self, set: &NodeSet) -> Result<(), KernelError>;
+    fn map_new(&mut self, m: &MapNew) -> Result<(), KernelError>;
+    /// `Ok(None)` when the table has no mapping for `node`.
+    fn map_get(&mut self, node: NodeId) -> Result<Option<Mapping>, KernelError>;
+    /// Where a datagram sent to a peer's LIN6 address really goes. With
+    /// lin6.ko the datapath translates, so this is the LIN6 address itself;
+    /// a stand-in kernel that translates nothing says where the peer is.
+    fn datagram_target(&self, lin6_address: Ipv6Addr, port: u16) -> SocketAddr {
+        SocketAddr::new(lin6_address.into(), port)
+    }
+}
+
+/// A kernel shared between tasks.
+#[derive(Clone)]
+pub struct KernelHandle(Arc<Mutex<dyn Kernel>>);
+
+impl KernelHandle {
+    pub fn new<K: Kernel>(k: K) -> KernelHandle {
+        KernelHandle(Arc::new(Mutex::new(k)))
+    }
+
+    /// Runs `f` on the blocking pool.
+    pub async fn call<T, F>(&self, f: F) -> Result<T, KernelError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Kernel) -> Result<T, KernelError> + Send + 'static,
+    {
+        let k = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave the kernel's own
+            // state half-changed; the guard is still usable.
+            let mut g = k.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut *g)
+        })
+        .await
+        .map_err(|e| KernelError(format!("kernel task: {e}")))?
+    }
+
+    pub fn datagram_target(&self, lin6_address: Ipv6Addr, port: u16) -> SocketAddr {
+        let g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        g.datagram_target(lin6_address, port)
+    }
+}
+
+/// lin6.ko over generic netlink.
+pub struct NetlinkKernel(Client);
+
+impl NetlinkKernel {
+    pub fn connect() -> Result<NetlinkKernel, KernelError> {
+        Ok(NetlinkKernel(Client::connect()?))
+    }
+}
+
+impl Kernel for NetlinkKernel {
+    fn node_get(&mut self) -> Result<Node, KernelError> {
+        Ok(self.0.node_get()?)
+    }
+
+    fn node_set(&mut self, set: &NodeSet) -> Result<(), KernelError> {
+        Ok(self.0.node_set(set)?)
+    }
+
+    fn map_new(&mut self, m: &MapNew) -> Result<(), KernelError> {
+        Ok(self.0.map_new(m)?)
+    }
+
+    fn map_get(&mut self, node: NodeId) -> Result<Option<Mapping>, KernelError> {
+        match self.0.map_get(node) {
+            Ok(m) => Ok(Some(m)),
+            Err(lin6::netlink::Error::NoSuchEntry(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Reads the kernel's events into `tx` until the socket fails. A full queue
+/// drops the event: a miss is raised again while packets wait, and a prefix
+/// event is also caught by the next periodic registration.
+pub fn spawn_event_reader(
+    tx: mpsc::Sender<Event>,
+) -> Result<tokio::task::JoinHandle<()>, KernelError> {
+    let stream = EventStream::subscribe()?;
+    stream.set_nonblocking(true)?;
+    // SAFETY: the EventStream owns its netlink socket for as long as it
+    // lives (it is moved into the AsyncFd and never taken out), and its
+    // as_raw_fd() always returns that one descriptor.
+    let fd = unsafe { AsyncFd::register_with_interest(stream, tokio::io::Interest::READABLE) }
+        .map_err(|e| KernelError(format!("event socket: {e}")))?;
+    Ok(tokio::spawn(async move {
+        let mut fd = fd;
+        loop {
+            let mut guard = match fd.readable_mut().await {
+                Ok(g) => g,
+                Err(e) => {
+                    warn!("kernel event socket: {e}; no more events");
+                    return;
+                }
+            };
+            match guard.try_io(|s| s.get_mut().recv_batch()) {
+                Err(_would_block) => continue,
+                Ok(Err(e)) if e.raw_os_error() == Some(libc_enobufs()) => {
+                    warn!("kernel events were lost (socket buffer overrun)");
+                }
+                Ok(Err(e)) => {
+                    warn!(
+                        "kernel event socket (fd {}): {e}",
+                        guard.get_ref().as_raw_fd()
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Ok(Ok(batch)) => {
+                    for ev in batch {
+                        match ev {
+                            Ok(ev) => {
+                                if tx.try_send(ev).is_err() {
+                                    debug!("event queue full, dropped {ev}");
+                                }
+                            }
+                            Err(e) => warn!("malformed kernel event: {e}"),
+                        }
+                    }
+                }
+            }
+        }
+    }))
+}
+
+// ENOBUFS without another dependency: its value is fixed on Linux.
+const fn libc_enobufs() -> i32 {
+    105
+}
+
+/// An in-memory kernel: the node and a mapping table with lifetimes. Cloned
+/// handles share state, so a test can look at what the resolver installed.
+#[derive(Clone, Default)]
+pub struct MemKernel {
+    inner: Arc<Mutex<MemState>>,
+}
+
+#[derive(Default)]
+struct MemState {
+    node: Option<Node>,
+    table: HashMap<NodeId, (Prefix64, Lifetime, Instant)>,
+    targets: HashMap<Ipv6Addr, SocketAddr>,
+    map_news: u64,
+}
+
+impl MemKernel {
+    pub fn new() -> MemKernel {
+        MemKernel::default()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, MemState> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the locator as lin6.ko would on seeing an address with our
+    /// Node ID appear (the test then sends the PREFIX event).
+    pub fn set_locator(&self, locator: Ipv6Addr) {
+        let mut s = self.state();
+        let n = s.node.get_or_insert_with(empty_node);
+        n.locator = Some(locator);
+    }
+
+    /// Datagrams to `lin6_address` go to `to` (a test's socket).
+    pub fn route_datagrams(&self, lin6_address: Ipv6Addr, to: SocketAddr) {
+        self.state().targets.insert(lin6_address, to);
+    }
+
+    /// The live mapping of `node`: prefix and seconds left.
+    pub fn mapping(&self, node: NodeId) -> Option<(Prefix64, Option<u32>)> {
+        let s = self.state();
+        let (p, l, at) = s.table.get(&node)?;
+        match l {
+            Lifetime::Static => Some((*p, None)),
+            Lifetime::Seconds(secs) => {
+                let left = u64::from(secs.get()).checked_sub(at.elapsed().as_secs())?;
+                Some((*p, Some(u32::try_from(left).unwrap_or(u32::MAX))))
+            }
+        }
+    }
+
+    /// How many map-new calls the resolver made.
+    pub fn map_news(&self) -> u64 {
+        self.state().map_news
+    }
+
+    pub fn node(&self) -> Option<Node> {
+        self.state().node.clone()
+    }
+}
+
+fn empty_node() -> Node {
+    Node {
+        node_id: None,
+        lin6_prefix: None,
+        locator: None,
+        capacity: 4096,
+        count: 0,
+    }
+}
+
+impl Kernel for MemKernel {
+    fn node_get(&mut self) -> Result<Node, KernelError> {
+        Ok(self.state().node.clone().unwrap_or_else(empty_node))
+    }
+
+    fn node_set(&mut self, set: &NodeSet) -> Result<(), KernelError> {
+        let mut s = self.state();
+        let n = s.node.get_or_insert_with(empty_node);
+        if let Some(id) = set.node_id {
+            n.node_id = Some(id);
+        }
+        if let Some(p) = set.lin6_prefix {
+            n.lin6_prefix = Some(p);
+        }
+        if let Some(l) = set.locator {
+            n.locator = Some(l);
+        }
+        Ok(())
+    }
+
+    fn map_new(&mut self, m: &MapNew) -> Result<(), KernelError> {
+        let mut s = self.state();
+        s.map_news += 1;
+        s.table
+            .insert(m.node_id, (m.prefix, m.lifetime, Instant::now()));
+        Ok(())
+    }
+
+    fn map_get(&mut self, node: NodeId) -> Result<Option<Mapping>, KernelError> {
+        drop(self.state());
+        Ok(self.mapping(node).map(|(prefix, left)| Mapping {
+            node_id: node,
+            prefix,
+            lifetime: left.unwrap_or(0),
+            is_static: left.is_none(),
+        }))
+    }
+
+    fn datagram_target(&self, lin6_address: Ipv6Addr, port: u16) -> SocketAddr {
+        self.state()
+            .targets
+            .get(&lin6_address)
+            .copied()
+            .unwrap_or(SocketAddr::new(lin6_address.into(), port))
+    }
+}

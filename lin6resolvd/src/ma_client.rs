@@ -1,0 +1,447 @@
+//! Talking to Mapping Agents over UDP: registration (Mapping Update Request,
+//! authenticated) and MA Query, each with a timeout that doubles per retry
+//! and failover to the next MA listed.
+//!
+//! Every exchange uses its own ephemeral socket and takes as the answer only
+//! a datagram from the address asked, for the node asked, with the sequence
+//! number sent: anything else is ignored, not treated as a failure, so a
+//! stray or forged datagram cannot cut a wait short.
+
+use std::net::{Ipv6Addr, SocketAddr};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lin6::addr::{NodeId, Prefix64};
+use lin6::auth::{Key, unix_now};
+use lin6::discovery::Server;
+use lin6::wire::{
+    Authenticated, Codec, MaQuery, MaReply, MaybeAuthenticated, QueryAnswer, UpdateCode,
+    UpdateReply, UpdateRequest,
+};
+use tokio::net::UdpSocket;
+use tokio::time::{Instant, timeout_at};
+use tracing::{debug, info, warn};
+
+use crate::error::MaError;
+
+/// Retry policy of one kind of exchange.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub timeout: Duration,
+    pub attempts: u32,
+}
+
+/// The node's registration state: its key and its sequence numbers.
+pub struct Registrar {
+    node: NodeId,
+    key: Key,
+    sequence: u32,
+    retry: Retry,
+}
+
+/// A registration the MA accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// Index of the MA in the list given.
+    pub index: usize,
+    pub ma: Server,
+}
+
+/// Jump taken after a (signed) ReplayedSequence: four of them cover the
+/// whole 2^32 circle, so a node whose MA remembers a "newer" sequence (the
+/// node's clock went back, or it was off for weeks) gets through.
+const SEQUENCE_JUMP: u32 = 1 << 30;
+
+impl Registrar {
+    /// The first sequence number is the wall clock in milliseconds (mod
+    /// 2^32), so that a restarted node is still ahead of what its MA
+    /// remembers from the previous run (the MA keeps the last sequence in
+    /// its database).
+    pub fn new(node: NodeId, key: Key, retry: Retry) -> Registrar {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u32)
+            .unwrap_or(1);
+        Registrar {
+            node,
+            key,
+            sequence: ms,
+            retry,
+        }
+    }
+
+    fn next_sequence(&mut self) -> u32 {
+        self.sequence = self.sequence.wrapping_add(1);
+        self.sequence
+    }
+
+    /// Registers `prefix` for `lifetime` seconds with the first MA of `mas`
+    /// (starting at `start`, wrapping round) that accepts it.
+    pub async fn register(
+        &mut self,
+        mas: &[Server],
+        start: usize,
+        prefix: Prefix64,
+        lifetime: u32,
+    ) -> Result<Accepted, MaError> {
+        if mas.is_empty() {
+            return Err(MaError::NoMa);
+        }
+        let mut refused = None;
+        for i in 0..mas.len() {
+            let index = (start + i) % mas.len();
+            let ma = mas[index];
+            match self.register_one(ma, prefix, lifetime).await? {
+                Some(UpdateCode::Ok) => {
+                    info!(ma = %ma, %prefix, lifetime, "registered");
+                    return Ok(Accepted { index, ma });
+                }
+                Some(code) => {
+                    warn!(ma = %ma, ?code, "registration refused; trying the next MA");
+                    refused = Some(code);
+                }
+                None => warn!(ma = %ma, "MA does not answer; trying the next MA"),
+            }
+        }
+        Err(match refused {
+            Some(code) => MaError::Refused { code },
+            None => MaError::NoAnswer { tried: mas.len() },
+        })
+    }
+
+    /// One MA: `None` if it never answered.
+    async fn register_one(
+        &mut self,
+        ma: Server,
+        prefix: Prefix64,
+        lifetime: u32,
+    ) -> Result<Option<UpdateCode>, MaError> {
+        let to = ma.ma_registration();
+        let sock = bind_for(to).await?;
+        let mut wait = self.retry.timeout;
+        let mut jumps = 0;
+        let mut attempt = 0;
+        let mut last_code = None;
+        while attempt < self.retry.attempts {
+            attempt += 1;
+            // A fresh sequence per datagram: if an earlier one was accepted
+            // and only its reply was lost, a resend would be a replay.
+            let req = UpdateRequest {
+                sequence: self.next_sequence(),
+                prefix,
+                node: self.node,
+                timestamp: unix_now(),
+                lifetime,
+            };
+            let bytes = Authenticated::sign(req, &self.key).to_vec();
+            sock.send_to(&bytes, to).await?;
+            let deadline = Instant::now() + wait;
+            let key = &self.key;
+            let reply = recv_matching(&sock, to, deadline, |buf| {
+                let r = MaybeAuthenticated::<UpdateReply>::decode(buf).ok()?;
+                if r.msg().sequence != req.sequence {
+                    return None;
+                }
+                let signed = r.verify(key);
+                Some((r.msg().code, signed))
+            })
+            .await;
+            match reply {
+                None => wait = wait.saturating_mul(2),
+                // An unsigned Ok could be forged off-path (sequence numbers
+                // are predictable): only a verified one counts.
+                Some((UpdateCode::Ok, true)) => return Ok(Some(UpdateCode::Ok)),
+                Some((UpdateCode::Ok, false)) => {
+                    warn!(ma = %ma, "unsigned or badly signed Ok ignored");
+                }
+                Some((UpdateCode::ReplayedSequence, true)) if jumps < 4 => {
+                    jumps += 1;
+                    attempt -= 1;
+                    debug!(ma = %ma, "MA has a newer sequence from us; jumping ahead");
+                    self.sequence = self.sequence.wrapping_add(SEQUENCE_JUMP);
+                }
+                Some((code, _)) => {
+                    last_code = Some(code);
+                    break;
+                }
+            }
+        }
+        Ok(last_code)
+    }
+}
+
+/// Asks the MAs of a peer for its mapping, first MA first; each MA gets
+/// `retry.attempts` queries with doubling timeouts.
+pub async fn query(
+    mas: &[Server],
+    node: NodeId,
+    retry: Retry,
+) -> Result<(Server, QueryAnswer), MaError> {
+    if mas.is_empty() {
+        return Err(MaError::NoMa);
+    }
+    for &ma in mas {
+        let to = ma.ma_query();
+        let sock = bind_for(to).await?;
+        let mut wait = retry.timeout;
+        for _ in 0..retry.attempts {
+            let q = MaQuery {
+                sequence: random_u32(),
+                node,
+                timestamp: unix_now(),
+            };
+            sock.send_to(&q.to_vec(), to).await?;
+            let deadline = Instant::now() + wait;
+            let answer = recv_matching(&sock, to, deadline, |buf| {
+                let r = MaReply::decode(buf).ok()?;
+                (r.sequence == q.sequence && r.node == node).then_some(r.answer)
+            })
+            .await;
+            if let Some(a) = answer {
+                return Ok((ma, a));
+            }
+            wait = wait.saturating_mul(2);
+        }
+        warn!(ma = %ma, %node, "MA does not answer queries; trying the next MA");
+    }
+    Err(MaError::NoAnswer { tried: mas.len() })
+}
+
+async fn bind_for(to: SocketAddr) -> Result<UdpSocket, MaError> {
+    let any: SocketAddr = match to {
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
+    };
+    Ok(UdpSocket::bind(any).await?)
+}
+
+/// Receives until `accept` takes a datagram from `from`, or the deadline.
+async fn recv_matching<T>(
+    sock: &UdpSocket,
+    from: SocketAddr,
+    deadline: Instant,
+    mut accept: impl FnMut(&[u8]) -> Option<T>,
+) -> Option<T> {
+    let mut buf = [0u8; 128];
+    loop {
+        match timeout_at(deadline, sock.recv_from(&mut buf)).await {
+            Err(_elapsed) => return None,
+            // ICMP errors surface as recv errors on some stacks; keep
+            // waiting for the deadline like any other non-answer.
+            Ok(Err(e)) => {
+                debug!("recv from {from}: {e}");
+                tokio::time::sleep_until(deadline).await;
+                return None;
+            }
+            Ok(Ok((n, src))) => {
+                if same_peer(src, from)
+                    && let Some(t) = accept(&buf[..n])
+                {
+                    return Some(t);
+                }
+                debug!("ignored a datagram of {n} bytes from {src}");
+            }
+        }
+    }
+}
+
+/// Equal, seeing through IPv4-mapped IPv6 forms.
+fn same_peer(a: SocketAddr, b: SocketAddr) -> bool {
+    let canon = |s: SocketAddr| (s.ip().to_canonical(), s.port());
+    canon(a) == canon(b)
+}
+
+pub fn random_u32() -> u32 {
+    let mut b = [0u8; 4];
+    // The OS's generator does not fail on Linux after boot; a zero then
+    // only weakens forgery protection of one query.
+    let _ = getrandom::fill(&mut b);
+    u32::from_ne_bytes(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lin6::wire::QueryCode;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    const SECRET: &str = "000102030405060708090a0b0c0d0e0f";
+
+    fn key() -> Key {
+        Key::from_hex(1, SECRET).unwrap()
+    }
+
+    fn node() -> NodeId {
+        NodeId::from_u64(0x0201_4a00_0000_0001)
+    }
+
+    fn retry() -> Retry {
+        Retry {
+            timeout: Duration::from_millis(100),
+            attempts: 3,
+        }
+    }
+
+    /// A fake MA on [::1]: `answer` maps each verified request (and how many
+    /// came before) to the replies it sends back, in order.
+    async fn fake_ma(
+        answer: impl Fn(UpdateRequest, u32) -> Vec<Vec<u8>> + Send + 'static,
+    ) -> (Server, Arc<AtomicU32>) {
+        let sock = UdpSocket::bind("[::1]:0").await.unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let seen = Arc::new(AtomicU32::new(0));
+        let count = seen.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 128];
+            while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+                let Ok(a) = Authenticated::<UpdateRequest>::decode(&buf[..n]) else {
+                    continue;
+                };
+                let Ok(req) = a.into_verified(&key()) else {
+                    continue;
+                };
+                let i = count.fetch_add(1, Ordering::SeqCst);
+                for r in answer(req, i) {
+                    let _ = sock.send_to(&r, from).await;
+                }
+            }
+        });
+        (
+            Server {
+                addr: Ipv6Addr::LOCALHOST,
+                port: Some(port),
+            },
+            seen,
+        )
+    }
+
+    fn reply(code: UpdateCode, sequence: u32, signed: bool) -> Vec<u8> {
+        let r = UpdateReply { code, sequence };
+        if signed {
+            Authenticated::sign(r, &key()).to_vec()
+        } else {
+            r.to_vec()
+        }
+    }
+
+    #[tokio::test]
+    async fn unsigned_or_wrongly_signed_ok_is_not_believed() {
+        let (ma, seen) = fake_ma(|req, _| {
+            let other = Key::from_hex(1, "ff0102030405060708090a0b0c0d0e0f").unwrap();
+            vec![
+                reply(UpdateCode::Ok, req.sequence, false),
+                Authenticated::sign(
+                    UpdateReply {
+                        code: UpdateCode::Ok,
+                        sequence: req.sequence,
+                    },
+                    &other,
+                )
+                .to_vec(),
+            ]
+        })
+        .await;
+        let mut r = Registrar::new(node(), key(), retry());
+        let e = r
+            .register(&[ma], 0, "2001:db8::/64".parse().unwrap(), 60)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, MaError::NoAnswer { tried: 1 }), "{e}");
+        assert_eq!(seen.load(Ordering::SeqCst), 3, "every attempt was made");
+    }
+
+    #[tokio::test]
+    async fn replayed_sequence_makes_the_node_jump_ahead_and_succeed() {
+        // The MA remembers a sequence "newer" than ours twice, then accepts.
+        let (ma, seen) = fake_ma(|req, i| {
+            let code = if i < 2 {
+                UpdateCode::ReplayedSequence
+            } else {
+                UpdateCode::Ok
+            };
+            vec![reply(code, req.sequence, true)]
+        })
+        .await;
+        let mut r = Registrar::new(node(), key(), retry());
+        let acc = r
+            .register(&[ma], 0, "2001:db8::/64".parse().unwrap(), 60)
+            .await
+            .unwrap();
+        assert_eq!(acc.ma, ma);
+        assert_eq!(seen.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn refusal_moves_on_to_the_next_ma() {
+        let (bad, _) =
+            fake_ma(|req, _| vec![reply(UpdateCode::UnknownNode, req.sequence, false)]).await;
+        let (good, _) = fake_ma(|req, _| vec![reply(UpdateCode::Ok, req.sequence, true)]).await;
+        let mut r = Registrar::new(node(), key(), retry());
+        let acc = r
+            .register(&[bad, good], 0, "2001:db8::/64".parse().unwrap(), 60)
+            .await
+            .unwrap();
+        assert_eq!(acc.index, 1);
+        let e = r
+            .register(&[bad], 0, "2001:db8::/64".parse().unwrap(), 60)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                MaError::Refused {
+                    code: UpdateCode::UnknownNode
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn query_ignores_replies_with_the_wrong_sequence() {
+        let sock = UdpSocket::bind("[::1]:0").await.unwrap();
+        let port = sock.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+                let Ok(q) = MaQuery::decode(&buf[..n]) else {
+                    continue;
+                };
+                let answer = QueryAnswer::Mapping {
+                    prefix: "2001:db8:bad::/64".parse().unwrap(),
+                    timestamp: 0,
+                    lifetime: 60,
+                };
+                // A forgery first (wrong sequence), then the real answer.
+                let forged = MaReply {
+                    sequence: q.sequence.wrapping_add(1),
+                    node: q.node,
+                    answer,
+                };
+                let _ = sock.send_to(&forged.to_vec(), from).await;
+                let real = MaReply {
+                    sequence: q.sequence,
+                    node: q.node,
+                    answer: QueryAnswer::Mapping {
+                        prefix: "2001:db8:b::/64".parse().unwrap(),
+                        timestamp: 0,
+                        lifetime: 60,
+                    },
+                };
+                let _ = sock.send_to(&real.to_vec(), from).await;
+            }
+        });
+        // Port p+1 is the query port: give the base port one below.
+        let ma = Server {
+            addr: Ipv6Addr::LOCALHOST,
+            port: Some(port - 1),
+        };
+        let (_, a) = query(&[ma], node(), retry()).await.unwrap();
+        match a {
+            QueryAnswer::Mapping { prefix, .. } => {
+                assert_eq!(prefix, "2001:db8:b::/64".parse().unwrap())
+            }
+            QueryAnswer::NoMapping => panic!("{:?}", QueryCode::NoMapping),
+        }
+    }
+}
