@@ -16,6 +16,7 @@ use kernel::percpu::cycles;
 use kernel::sync::rcu;
 
 const NEXTHDR_ICMP: u8 = 58;
+const IPV6_HDR_LEN: usize = 40;
 
 /// Neighbour Discovery and MLD speak of the link's real addresses: never
 /// translate them (RS/RA/NS/NA/redirect 133-137, MLD 130-132 and 143).
@@ -28,6 +29,45 @@ fn is_nd_or_mld(skb: &SkBuff) -> bool {
     }
     let mut ty = [0u8; 1];
     skb.copy_bits(t.offset, &mut ty).is_ok() && matches!(ty[0], 130..=137 | 143)
+}
+
+/// Where the ICMPv6 error message starts, if the packet is one right behind
+/// the fixed header (as the stack sends them).
+fn icmp6_error_at(skb: &SkBuff, nexthdr: u8) -> Option<usize> {
+    if nexthdr != NEXTHDR_ICMP {
+        return None;
+    }
+    let at = skb.network_offset() + IPV6_HDR_LEN;
+    let mut ty = [0u8; 1];
+    skb.copy_bits(at, &mut ty).ok()?;
+    // Types below 128 are errors, which quote the packet they are about.
+    (ty[0] < 128).then_some(at)
+}
+
+/// Rewrites the packet an ICMPv6 error at `at` quotes with `rule`; a quote
+/// too short to hold addresses stays as it is.
+fn rewrite_quoted(
+    ns: &Lin6Net,
+    skb: &mut SkBuff,
+    at: usize,
+    rule: impl FnOnce(&In6, &In6) -> xlat::Quoted,
+) -> bool {
+    let Some(q) = skb.icmp6_quoted_ipv6_header(at) else {
+        return true;
+    };
+    let (src, dst) = rule(&q.saddr, &q.daddr);
+    if src.is_none() && dst.is_none() {
+        return true;
+    }
+    if skb
+        .rewrite_icmp6_quoted_addrs(at, src.as_ref(), dst.as_ref())
+        .is_ok()
+    {
+        true
+    } else {
+        ns.stats.inc(Counter::DropMalformed);
+        false
+    }
 }
 
 /// Rewrites the packet; a packet too short to rewrite is dropped.
@@ -72,7 +112,12 @@ impl Ipv6HookFn for OutHook {
 /// The output rules applied to one packet; says whether it was translated.
 fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict, bool) {
     let net = state.net();
-    let Some(Ipv6Header { saddr, daddr, .. }) = skb.ipv6_header() else {
+    let Some(Ipv6Header {
+        saddr,
+        daddr,
+        nexthdr,
+    }) = skb.ipv6_header()
+    else {
         return (Verdict::Accept, false);
     };
     let guard = rcu::read_lock();
@@ -80,14 +125,8 @@ fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict
     if node.id.is_none() {
         return (Verdict::Accept, false);
     }
-    match xlat::output(
-        node,
-        ns.locator(),
-        ns.table.get(&guard),
-        now_secs(),
-        &saddr,
-        &daddr,
-    ) {
+    let table = ns.table.get(&guard);
+    match xlat::output(node, ns.locator(), table, now_secs(), &saddr, &daddr) {
         Out::Pass => (Verdict::Accept, false),
         Out::NoLocator => {
             ns.stats.inc(Counter::DropNoLocator);
@@ -100,6 +139,14 @@ fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict
             (verdict, false)
         }
         Out::Translate { src, dst } => {
+            if let Some(at) = icmp6_error_at(&skb, nexthdr) {
+                let rule = |s: &In6, d: &In6| {
+                    xlat::quoted_output(node, ns.locator(), table, now_secs(), s, d)
+                };
+                if !rewrite_quoted(ns, &mut skb, at, rule) {
+                    return (Verdict::Drop, false);
+                }
+            }
             if !rewrite(ns, &mut skb, Some(&src), dst.as_ref()) {
                 return (Verdict::Drop, false);
             }
@@ -132,7 +179,12 @@ impl Ipv6HookFn for InHook {
 /// The input rules applied to one packet; says whether it was translated.
 fn input(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict, bool) {
     let net = state.net();
-    let Some(Ipv6Header { saddr, daddr, .. }) = skb.ipv6_header() else {
+    let Some(Ipv6Header {
+        saddr,
+        daddr,
+        nexthdr,
+    }) = skb.ipv6_header()
+    else {
         return (Verdict::Accept, false);
     };
     let guard = rcu::read_lock();
@@ -145,6 +197,12 @@ fn input(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict,
         In::Translate { src, dst, check } => {
             if is_nd_or_mld(&skb) {
                 return (Verdict::Accept, false);
+            }
+            if let Some(at) = icmp6_error_at(&skb, nexthdr) {
+                let rule = |s: &In6, d: &In6| xlat::quoted_input(node, s, d);
+                if !rewrite_quoted(ns, &mut skb, at, rule) {
+                    return (Verdict::Drop, false);
+                }
             }
             if !rewrite(ns, &mut skb, src.as_ref(), Some(&dst)) {
                 return (Verdict::Drop, false);

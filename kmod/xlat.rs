@@ -109,3 +109,43 @@ pub(crate) fn input(node: &Node, table: &Snapshot, now: i64, src: &In6, dst: &In
         check,
     }
 }
+
+/// New addresses for the packet an ICMPv6 error quotes: `(src, dst)`, each
+/// `None` when it stays.
+pub(crate) type Quoted = (Option<In6>, Option<In6>);
+
+/// An error we send quotes a packet we received, which the input rules
+/// turned into LIN6 addresses: the peer must see the packet as it sent it,
+/// from its locator to ours, or its stack cannot match the error.
+pub(crate) fn quoted_output(
+    node: &Node,
+    here: Option<Prefix>,
+    table: &Snapshot,
+    now: i64,
+    src: &In6,
+    dst: &In6,
+) -> Quoted {
+    let new_src = if node.is_mobile_lin6(src) && !node.is_own_lin6(src) {
+        let peer = NodeId::of(src);
+        table.lookup(peer, now).map(|m| m.prefix.join(peer))
+    } else {
+        None
+    };
+    let new_dst = match (node.id, here) {
+        (Some(me), Some(here)) if node.is_own_lin6(dst) => Some(here.join(me)),
+        _ => None,
+    };
+    (new_src, new_dst)
+}
+
+/// An error we receive quotes a packet we sent, with the locators the
+/// output rules put on it: our socket knows it by the LIN6 addresses.
+pub(crate) fn quoted_input(node: &Node, src: &In6, dst: &In6) -> Quoted {
+    let new_src = match node.id {
+        Some(me) if node.is_own_locator(src) => Some(node.lin6_prefix.join(me)),
+        _ => None,
+    };
+    let new_dst = (node.is_mobile_locator(dst) && !node.is_own_locator(dst))
+        .then(|| node.lin6_prefix.join(NodeId::of(dst)));
+    (new_src, new_dst)
+}

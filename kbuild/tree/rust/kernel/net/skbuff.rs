@@ -17,6 +17,8 @@ const DADDR_OFF: usize = 24;
 const NEXTHDR_TCP: u8 = 6;
 const NEXTHDR_UDP: u8 = 17;
 const NEXTHDR_ICMP: u8 = 58;
+/// The ICMPv6 header before an error message's quoted packet.
+const ICMP6_HDR_LEN: usize = 8;
 /// A UDP checksum that computes to zero is sent as all ones (RFC 8200 8.1).
 const CSUM_MANGLED_0: u16 = 0xffff;
 
@@ -210,6 +212,61 @@ impl SkBuff {
             }
             if let Some(d) = daddr {
                 ptr::copy_nonoverlapping(d.as_ptr(), nh.add(DADDR_OFF), 16);
+            }
+        }
+        Ok(())
+    }
+
+    /// The IPv6 header of the packet an ICMPv6 error message quotes (its
+    /// "invoking packet", RFC 4443 2.4), which starts 8 bytes into the
+    /// ICMPv6 message at `icmp_offset`; `None` if the message is too short.
+    pub fn icmp6_quoted_ipv6_header(&self, icmp_offset: usize) -> Option<Ipv6Header> {
+        let mut h = [0u8; IPV6_HDR_LEN];
+        self.copy_bits(icmp_offset + ICMP6_HDR_LEN, &mut h).ok()?;
+        let mut hdr = Ipv6Header {
+            nexthdr: h[6],
+            saddr: [0; 16],
+            daddr: [0; 16],
+        };
+        hdr.saddr.copy_from_slice(&h[SADDR_OFF..SADDR_OFF + 16]);
+        hdr.daddr.copy_from_slice(&h[DADDR_OFF..DADDR_OFF + 16]);
+        Some(hdr)
+    }
+
+    /// Rewrites the addresses of the packet an ICMPv6 error message at
+    /// `icmp_offset` quotes, and adjusts the ICMPv6 checksum, which covers
+    /// the quote as data (so not as a pseudo-header: with CHECKSUM_PARTIAL
+    /// the field needs no change, with CHECKSUM_COMPLETE the packet's sum
+    /// stays what it was).
+    pub fn rewrite_icmp6_quoted_addrs(
+        &mut self,
+        icmp_offset: usize,
+        saddr: Option<&In6Addr>,
+        daddr: Option<&In6Addr>,
+    ) -> Result {
+        let old = self.icmp6_quoted_ipv6_header(icmp_offset).ok_or(EINVAL)?;
+        let quote = icmp_offset + ICMP6_HDR_LEN;
+        self.ensure_writable(quote + IPV6_HDR_LEN)?;
+        // SAFETY: `ensure_writable` made the first `quote + 40` bytes from
+        // `skb->data` linear and private to us; the checksum field (bytes
+        // 2-3 of the ICMPv6 header) and the quoted addresses lie within.
+        unsafe {
+            let data = (*self.as_ptr()).data;
+            let sum = data.add(icmp_offset + 2).cast::<u16>();
+            for (old, new, at) in [
+                (&old.saddr, saddr, SADDR_OFF),
+                (&old.daddr, daddr, DADDR_OFF),
+            ] {
+                if let Some(new) = new {
+                    bindings::inet_proto_csum_replace16(
+                        sum.cast(),
+                        self.as_ptr(),
+                        old.as_ptr().cast(),
+                        new.as_ptr().cast(),
+                        false,
+                    );
+                    ptr::copy_nonoverlapping(new.as_ptr(), data.add(quote + at), 16);
+                }
             }
         }
         Ok(())
