@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use lsd::config::Config;
-use lsd::subscribers::ConfigSubscribers;
+use lsd::subscribers::{ConfigSubscribers, DbSubscribers, SubscriberLevels};
 use std::process::ExitCode;
 use tracing::{error, info};
 
@@ -49,7 +49,20 @@ fn main() -> ExitCode {
         }
     };
     rt.block_on(async move {
-        let subs = Box::new(ConfigSubscribers(cfg.subscribers.clone()));
+        // The refresher lives as long as the runtime: it ends when main returns.
+        let subs: Box<dyn SubscriberLevels> = match &cfg.database {
+            Some(db) => match DbSubscribers::open(db).await {
+                Ok(s) => {
+                    tokio::spawn(s.clone().refresh_forever());
+                    Box::new(s)
+                }
+                Err(e) => {
+                    error!("subscriber database ({}): {e}", db.url);
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => Box::new(ConfigSubscribers(cfg.subscribers.clone())),
+        };
         let running = match lsd::spawn(cfg, subs).await {
             Ok(r) => r,
             Err(e) => {
