@@ -314,7 +314,36 @@ impl Lsd {
                     _ => {}
                 }
                 self.relay_ma(now, unix, &hb.ma_addr, out);
+                self.ack_heartbeat(now, unix, from, &hb.ma_addr, out);
             }
+        }
+    }
+
+    /// Answers an accepted heartbeat with the MA's entry as this LS now holds
+    /// it (an LSS_MATBL_UPDATE, not full, one entry), to the MA's control
+    /// address. The MA learns that this LS is alive (it fails over to the
+    /// next LS when these stop) and how the LS sees it (e.g. drained).
+    fn ack_heartbeat(
+        &mut self,
+        now: Instant,
+        unix: u32,
+        to: SocketAddrV6,
+        ma: &Ipv6Addr,
+        out: &mut Vec<Out>,
+    ) {
+        let Some(e) = self.ma.to_entry(now, ma) else {
+            return;
+        };
+        let b = MatblUpdate {
+            full: false,
+            entries: vec![e],
+        };
+        if let Some(bytes) = self.signed(unix, b) {
+            out.push(Out {
+                sock: Sock::Ls,
+                to: SocketAddr::V6(to),
+                bytes,
+            });
         }
     }
 
