@@ -132,6 +132,13 @@ pub struct ShapingConfig {
     /// The `tc` program (tc -batch).
     #[serde(default = "default_tc")]
     pub tc: String,
+    /// `fw` (default), or `u32` (`match mark`) where the kernel lacks cls_fw.
+    #[serde(default = "default_classifier")]
+    pub classifier: crate::shaping_nft_tc::Classifier,
+}
+
+fn default_classifier() -> crate::shaping_nft_tc::Classifier {
+    crate::shaping_nft_tc::Classifier::Fw
 }
 
 fn default_ls_listen() -> SocketAddr {

@@ -16,6 +16,7 @@ pub mod mmsg;
 pub mod network;
 pub mod rtt_probe;
 pub mod shaping;
+pub mod shaping_nft_tc;
 pub mod tasks;
 pub mod users;
 

@@ -58,13 +58,26 @@ impl Shaper for NoShaping {
 pub fn from_config(
     cfg: &crate::config::Config,
 ) -> Result<Arc<dyn Shaper>, crate::error::AgentError> {
-    match &cfg.shaping {
-        None => Ok(Arc::new(NoShaping)),
-        Some(_) => Err(crate::error::ConfigError::Invalid(
-            "shaping: not implemented in this build".into(),
-        )
-        .into()),
+    let (Some(sh), Some(ls)) = (&cfg.shaping, &cfg.ls) else {
+        return Ok(Arc::new(NoShaping));
+    };
+    let p = crate::shaping_nft_tc::Params {
+        device: sh.device.clone(),
+        nft_table: sh.nft_table.clone(),
+        tc: sh.tc.clone(),
+        classifier: sh.classifier,
+        capacity_kbps: sh.capacity_kbps.unwrap_or(ls.capacity_kbps),
+        normal_kbps: sh.normal_kbps.unwrap_or(ls.normal_kbps),
+        premium_kbps: sh.premium_kbps.unwrap_or(ls.premium_kbps),
+    };
+    let s = crate::shaping_nft_tc::NftTc::new(p)
+        .map_err(|e| crate::error::ConfigError::Invalid(e.to_string()))?;
+    // Whatever a previous run left behind (a crash skips the clean-up) goes
+    // before the first user is installed.
+    if let Err(e) = s.clear() {
+        tracing::debug!("clearing earlier shaping state: {e}");
     }
+    Ok(Arc::new(s))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
