@@ -3,6 +3,7 @@
 
 mod addr;
 mod cli;
+mod ls;
 mod map;
 mod monitor;
 mod node;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         Command::Stats => stats::run(&out),
         Command::Monitor(a) => monitor::run(a, &out),
         Command::Addr(c) => addr::run(c, &out),
+        Command::Ls(c) => ls::run(c, &out),
     })
 }
 

@@ -122,7 +122,62 @@ async fn event_loop(
     }
 }
 
-/// Requests larger than this are refused: we only serve two GET paths.
+fn canonical_ip(a: SocketAddr) -> std::net::IpAddr {
+    match a {
+        SocketAddr::V6(v6) => v6
+            .ip()
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(*v6.ip()), std::net::IpAddr::V4),
+        SocketAddr::V4(v4) => std::net::IpAddr::V4(*v4.ip()),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct DrainResult {
+    ma: std::net::Ipv6Addr,
+    drained: bool,
+    /// Whether the MA is in the table now; a drain of an unknown MA still
+    /// holds for when it first heartbeats.
+    known: bool,
+}
+
+/// Operator drain over HTTP: `POST /drain?ma=ADDR`, `POST /undrain?ma=ADDR`.
+/// Only from a loopback peer: whoever reaches `metrics_listen` from elsewhere
+/// may read the tables but not change them.
+fn drain_request(
+    state: &Arc<Mutex<Lsd>>,
+    path: &str,
+    local_peer: bool,
+) -> (&'static str, &'static str, String) {
+    if !local_peer {
+        return (
+            "403 Forbidden",
+            "text/plain",
+            "drain is accepted from loopback only\n".to_string(),
+        );
+    }
+    let (drained, arg) = match path.split_once("?ma=") {
+        Some(("/drain", a)) => (true, a),
+        Some(("/undrain", a)) => (false, a),
+        _ => return ("404 Not Found", "text/plain", "not found\n".to_string()),
+    };
+    let Ok(ma) = arg.parse::<std::net::Ipv6Addr>() else {
+        return (
+            "400 Bad Request",
+            "text/plain",
+            format!("{arg:?} is not an IPv6 address\n"),
+        );
+    };
+    let known = state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .set_drained(ma, drained);
+    info!(%ma, drained, known, "operator drain");
+    let body = serde_json::to_string(&DrainResult { ma, drained, known }).unwrap_or_default();
+    ("200 OK", "application/json", body)
+}
+
+/// Requests larger than this are refused: we only serve a few paths.
 const MAX_REQUEST: usize = 4096;
 
 /// A deliberately tiny HTTP/1.0 responder: `/metrics` (Prometheus text) and
@@ -151,8 +206,20 @@ async fn serve_metrics(
                 buf.extend_from_slice(&chunk[..n]);
             }
             let line = String::from_utf8_lossy(&buf);
-            let path = line.split_whitespace().nth(1).unwrap_or("");
-            let (status, ctype, body) = match path {
+            let mut words = line.split_whitespace();
+            let method = words.next().unwrap_or("");
+            let path = words.next().unwrap_or("");
+            let local_peer = s.peer_addr().is_ok_and(|a| canonical_ip(a).is_loopback());
+            let (status, ctype, body) = match (method, path) {
+                ("POST", p) if p.starts_with("/drain?ma=") || p.starts_with("/undrain?ma=") => {
+                    drain_request(&state, p, local_peer)
+                }
+                (_, p) if p.starts_with("/drain") || p.starts_with("/undrain") => (
+                    "405 Method Not Allowed",
+                    "text/plain",
+                    "use POST /drain?ma=ADDR or POST /undrain?ma=ADDR\n".to_string(),
+                ),
+                (_, path) => match path {
                 "/metrics" => ("200 OK", "text/plain; version=0.0.4", metrics.render()),
                 "/state" => {
                     let snap = state
@@ -163,6 +230,7 @@ async fn serve_metrics(
                     ("200 OK", "application/json", json)
                 }
                 _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
+                },
             };
             let head = format!(
                 "HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
