@@ -97,7 +97,8 @@ pub struct RttConfig {
     /// RTT requests measured at once; more are dropped and counted (the LS
     /// treats a missing reply as unreachable).
     pub max_concurrent: usize,
-    /// Wait for each echo reply; a probe that times out is not answered.
+    /// How long the replies to one request's probes are awaited; a probe
+    /// unanswered by then does not count.
     pub probe_timeout_ms: u64,
     /// Upper bound on the probes one request may ask for (the paper uses 4).
     pub max_probes: u8,
