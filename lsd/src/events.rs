@@ -618,6 +618,14 @@ impl Lsd {
         if now >= self.next_sweep {
             self.answers.expire(now);
             self.next_sweep = now + SWEEP_EVERY;
+            // Once a second rather than per datagram: these walk the table.
+            let (normal, premium) = self.ma.users_by_level();
+            let m = &self.metrics;
+            m.gauge_users_normal
+                .store(normal, std::sync::atomic::Ordering::Relaxed);
+            m.gauge_users_premium
+                .store(premium, std::sync::atomic::Ordering::Relaxed);
+            Metrics::set(&m.gauge_ma_drained, self.ma.drained_count());
         }
         self.update_gauges();
         out

@@ -271,3 +271,23 @@ fn an_accepted_heartbeat_is_acknowledged_to_the_ma_with_its_entry_and_a_forged_o
     let forged = Message::new(11, UNIX, hb).encode(Some(&wrong)).unwrap();
     assert!(s.handle(t0, UNIX, Sock::Ls, ma_ctl(1), &forged).is_empty());
 }
+
+#[test]
+fn metrics_show_users_per_level_on_active_mas_and_drained_mas() {
+    let (mut s, t0) = lsd("");
+    let hb = Heartbeat {
+        ma_addr: ma(1),
+        capacity_kbps: 100_000,
+        normal: 3,
+        premium: 1,
+        load_ppm: 0,
+        draining: false,
+    };
+    s.handle(t0, UNIX, Sock::Ls, ma_ctl(1), &signed(10, hb));
+    s.set_drained(ma(1), true);
+    s.tick(t0 + Duration::from_millis(1100), UNIX);
+    let text = s.metrics().render();
+    assert!(text.contains("lsd_users{level=\"normal\"} 3\n"), "{text}");
+    assert!(text.contains("lsd_users{level=\"premium\"} 1\n"), "{text}");
+    assert!(text.contains("lsd_ma_drained 1\n"), "{text}");
+}
