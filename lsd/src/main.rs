@@ -19,6 +19,32 @@ struct Args {
     /// Log filter (tracing EnvFilter syntax); RUST_LOG wins if set.
     #[arg(long, default_value = "info")]
     log: String,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Cmd {
+    /// Measure cached LSS_MA_REQUEST answers per second and latency on
+    /// loopback (an lsd and a fake MA in this process; the config file is
+    /// not read), and the LS's CPU per cold decision.
+    Bench {
+        /// Client threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Requests in flight per client thread.
+        #[arg(long, default_value_t = 32)]
+        window: usize,
+        /// Measured seconds (after one second of warm-up).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Cold decisions timed (sans-I/O).
+        #[arg(long, default_value_t = 20_000)]
+        cold: u32,
+        /// Print the report as JSON.
+        #[arg(short = 'j', long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -26,6 +52,37 @@ fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log));
     tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    if let Some(Cmd::Bench {
+        threads,
+        window,
+        seconds,
+        cold,
+        json,
+    }) = args.cmd
+    {
+        let p = lsd::bench::BenchParams {
+            threads,
+            window,
+            duration: std::time::Duration::from_secs(seconds.max(1)),
+            warmup: std::time::Duration::from_secs(1),
+            cold_decisions: cold.max(1),
+        };
+        return match lsd::bench::run(&p) {
+            Ok(r) if json => {
+                println!("{}", serde_json::to_string(&r).unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            Ok(r) => {
+                println!("{r}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("lsd bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
 
     let cfg = match Config::load(&args.config) {
         Ok(c) => c,

@@ -91,6 +91,10 @@ pub async fn spawn(
     })
 }
 
+/// Datagrams handled per wake-up at most, so that timers and the peer
+/// socket are not starved by a flood on the MA/user socket.
+const BATCH: usize = 64;
+
 async fn event_loop(
     socks: Sockets,
     state: Arc<Mutex<Lsd>>,
@@ -106,7 +110,22 @@ async fn event_loop(
         let wake = lock().next_wake();
         let outs = tokio::select! {
             r = socks.ls.recv_from(&mut b1) => match r {
-                Ok((n, from)) => lock().handle(Instant::now(), unix_now(), Sock::Ls, from, &b1[..n]),
+                Ok((n, from)) => {
+                    // Whatever else is already queued is handled under the
+                    // same lock and time reading: under load this saves a
+                    // wake-up and a lock per datagram.
+                    let now = Instant::now();
+                    let unix = unix_now();
+                    let mut g = lock();
+                    let mut outs = g.handle(now, unix, Sock::Ls, from, &b1[..n]);
+                    for _ in 0..BATCH {
+                        match socks.ls.try_recv_from(&mut b1) {
+                            Ok((n, from)) => outs.extend(g.handle(now, unix, Sock::Ls, from, &b1[..n])),
+                            Err(_) => break,
+                        }
+                    }
+                    outs
+                }
                 Err(e) => { warn!("receive on MA/user socket: {e}"); Vec::new() }
             },
             r = socks.peer.recv_from(&mut b2) => match r {
