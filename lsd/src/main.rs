@@ -92,6 +92,13 @@ fn main() -> ExitCode {
         }
     };
     if args.check {
+        // With a database, --check also reads it once (changing nothing).
+        if let Some(db) = &cfg.database
+            && let Err(e) = DbSubscribers::start(db)
+        {
+            error!("subscriber database ({}): {e}", db.url);
+            return ExitCode::FAILURE;
+        }
         println!("{}: ok", args.config);
         return ExitCode::SUCCESS;
     }
@@ -106,13 +113,9 @@ fn main() -> ExitCode {
         }
     };
     rt.block_on(async move {
-        // The refresher lives as long as the runtime: it ends when main returns.
         let subs: Box<dyn SubscriberLevels> = match &cfg.database {
-            Some(db) => match DbSubscribers::open(db).await {
-                Ok(s) => {
-                    tokio::spawn(s.clone().refresh_forever());
-                    Box::new(s)
-                }
+            Some(db) => match DbSubscribers::start(db) {
+                Ok(s) => Box::new(s),
                 Err(e) => {
                     error!("subscriber database ({}): {e}", db.url);
                     return ExitCode::FAILURE;

@@ -80,7 +80,48 @@ impl DbSubscribers {
         Ok(n)
     }
 
-    /// Reloads every `refresh_s` until dropped (abort the task to stop it).
+    /// Opens the database and keeps the snapshot fresh on a thread of its
+    /// own (with its own runtime), so that reading and hashing a large
+    /// subscriber table never holds up lsd's event loop. Returns once the
+    /// first snapshot is loaded; the thread lives as long as the process.
+    pub fn start(cfg: &DatabaseConfig) -> Result<DbSubscribers, DbError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let cfg = cfg.clone();
+        let spawned = std::thread::Builder::new()
+            .name("lsd-subscribers".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(DbError::Unreachable(format!("no runtime: {e}"))));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match DbSubscribers::open(&cfg).await {
+                        Ok(s) => {
+                            let _ = tx.send(Ok(s.clone()));
+                            s.refresh_forever().await;
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                        }
+                    }
+                });
+            });
+        if let Err(e) = spawned {
+            return Err(DbError::Unreachable(format!(
+                "no thread for the subscriber database: {e}"
+            )));
+        }
+        rx.recv()
+            .unwrap_or_else(|_| Err(DbError::Unreachable("subscriber thread ended".into())))
+    }
+
+    /// Reloads every `refresh_s`, forever.
     pub async fn refresh_forever(self) {
         let mut every = tokio::time::interval(self.refresh);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
