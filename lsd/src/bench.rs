@@ -19,8 +19,10 @@ use crate::subscribers::ConfigSubscribers;
 use lin6::addr::NodeId;
 use lin6::auth::{Key, unix_now};
 use lin6::ls::{Body, Frame, Heartbeat, MaReply, MaRequest, Message, RttReply, RttStatus, decode};
+use lin6::mmsg::Batch;
 use serde::Serialize;
 use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "62656e6368206b65792062656e6368206b6579";
@@ -141,7 +143,9 @@ fn fake_ma(ls: SocketAddr, stop: &std::sync::atomic::AtomicBool) -> std::io::Res
     let k = key();
     let mut seq = 1u32;
     let mut next_hb = Instant::now();
-    let mut buf = [0u8; 2048];
+    let fd = s.as_raw_fd();
+    let mut batch = Batch::new();
+    let mut peek = [0u8; 1];
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         if Instant::now() >= next_hb {
             seq += 1;
@@ -151,20 +155,29 @@ fn fake_ma(ls: SocketAddr, stop: &std::sync::atomic::AtomicBool) -> std::io::Res
             }
             next_hb = Instant::now() + Duration::from_secs(1);
         }
-        let Ok((n, from)) = s.recv_from(&mut buf) else {
-            continue;
+        let n = match batch.recv(fd) {
+            Ok(n) => n,
+            Err(_) => {
+                // Nothing queued: wait (up to the read timeout) for more.
+                let _ = s.peek(&mut peek);
+                continue;
+            }
         };
-        // Every cached answer also sends us an LSS_MA_ASSIGN: skip those
-        // unverified, so that the figure is the LS's work, not ours.
-        if !matches!(Frame::parse(&buf[..n]), Ok(f) if f.header.msg_type == lin6::ls::MsgType::RttRequest)
-        {
-            continue;
-        }
-        if let Ok(Message {
-            body: Body::RttRequest(r),
-            ..
-        }) = decode(&buf[..n], |_| Some(&k))
-        {
+        for i in 0..n {
+            // Every cached answer also sends us an LSS_MA_ASSIGN: those are
+            // skipped unverified, so that the figure is the LS's work.
+            let is_rtt = matches!(Frame::parse(batch.datagram(i)),
+                Ok(f) if f.header.msg_type == lin6::ls::MsgType::RttRequest);
+            if !is_rtt {
+                continue;
+            }
+            let Ok(Message {
+                body: Body::RttRequest(r),
+                ..
+            }) = decode(batch.datagram(i), |_| Some(&k))
+            else {
+                continue;
+            };
             seq += 1;
             let reply = RttReply {
                 request_id: r.request_id,
@@ -174,7 +187,14 @@ fn fake_ma(ls: SocketAddr, stop: &std::sync::atomic::AtomicBool) -> std::io::Res
                 },
             };
             if let Ok(b) = Message::new(seq, unix_now(), reply).encode(Some(&k)) {
-                s.send_to(&b, from)?;
+                batch.reply(i, &b);
+            }
+        }
+        let mut done = 0;
+        while done < batch.queued() {
+            match batch.send(fd, done) {
+                Ok(m) => done += m,
+                Err(_) => break,
             }
         }
     }
@@ -209,39 +229,63 @@ fn client(
         lost: 0,
         not_ok: 0,
     };
-    let mut buf = [0u8; 256];
+    // Replies are read in batches and each is answered in place by the
+    // slot's next request (to its source, lsd), sent in one sendmmsg: the
+    // load generator's own system calls would otherwise be most of the
+    // process's CPU.
+    let fd = s.as_raw_fd();
+    let mut batch = Batch::new();
+    let mut peek = [0u8; 1];
     while Instant::now() < end {
-        match s.recv(&mut buf) {
-            Ok(n) => {
-                let Ok(frame) = Frame::parse(&buf[..n]) else {
-                    continue;
-                };
-                let seq = frame.header.sequence;
-                let (i, g) = ((seq & 0xffff) as usize, (seq >> 16) as u16);
-                if i >= window || generation[i] != g {
-                    continue; // an answer to a request already resent
+        let n = match batch.recv(fd) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // Nothing queued: block (up to the read timeout) until
+                // something is, without consuming it.
+                match s.peek(&mut peek) {
+                    Ok(_) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(e) => return Err(e),
                 }
-                let now = Instant::now();
-                if now >= warmup {
-                    match frame.body() {
-                        Ok(Body::MaReply(MaReply::Ok { .. })) => r.latencies.push(
-                            now.duration_since(sent[i])
-                                .as_micros()
-                                .min(u128::from(u32::MAX)) as u32,
-                        ),
-                        _ => r.not_ok += 1,
-                    }
-                }
-                generation[i] = generation[i].wrapping_add(1);
-                s.send(&request_bytes(u32::from(generation[i]) << 16 | i as u32))?;
-                sent[i] = Instant::now();
+                0
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
             Err(e) => return Err(e),
+        };
+        let now = Instant::now();
+        for k in 0..n {
+            let Ok(frame) = Frame::parse(batch.datagram(k)) else {
+                continue;
+            };
+            let seq = frame.header.sequence;
+            let (i, g) = ((seq & 0xffff) as usize, (seq >> 16) as u16);
+            if i >= window || generation[i] != g {
+                continue; // an answer to a request already resent
+            }
+            if now >= warmup {
+                match frame.body() {
+                    Ok(Body::MaReply(MaReply::Ok { .. })) => r.latencies.push(
+                        now.duration_since(sent[i])
+                            .as_micros()
+                            .min(u128::from(u32::MAX)) as u32,
+                    ),
+                    _ => r.not_ok += 1,
+                }
+            }
+            generation[i] = generation[i].wrapping_add(1);
+            batch.reply(k, &request_bytes(u32::from(generation[i]) << 16 | i as u32));
+            sent[i] = Instant::now();
+        }
+        let mut done = 0;
+        while done < batch.queued() {
+            match batch.send(fd, done) {
+                Ok(m) => done += m,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) => return Err(e),
+            }
         }
         let now = Instant::now();
         for i in 0..window {

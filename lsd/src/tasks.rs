@@ -7,18 +7,22 @@ use crate::error::LsdError;
 use crate::events::{Lsd, Sock};
 use crate::metrics::Metrics;
 use crate::network::Sockets;
+use crate::peers::canonical;
 use crate::subscribers::SubscriberLevels;
 use lin6::auth::unix_now;
 use lin6::ls::MAX_DATAGRAM;
+use lin6::mmsg::{self, Batch};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::Interest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// A running daemon. Dropping it does not stop it; call [`Running::shutdown`].
 pub struct Running {
@@ -91,10 +95,6 @@ pub async fn spawn(
     })
 }
 
-/// Datagrams handled per wake-up at most, so that timers and the peer
-/// socket are not starved by a flood on the MA/user socket.
-const BATCH: usize = 64;
-
 async fn event_loop(
     socks: Sockets,
     state: Arc<Mutex<Lsd>>,
@@ -103,30 +103,52 @@ async fn event_loop(
 ) {
     // One byte more than the largest valid datagram, so that an oversized one
     // shows up as oversized rather than silently truncated to a valid length.
-    let mut b1 = vec![0u8; MAX_DATAGRAM + 1];
     let mut b2 = vec![0u8; MAX_DATAGRAM + 1];
+    // The MA/user socket carries the load (every user request), so it is read
+    // and answered in batches: one recvmmsg for up to 64 datagrams, handled
+    // under one lock and clock reading, the replies to their senders written
+    // in place and sent with one sendmmsg. Its datagrams are small (at most
+    // 84 bytes valid), which the batch's 128-byte slots exceed.
+    let mut batch = Batch::new();
+    let fd = socks.ls.as_raw_fd();
     let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
     loop {
         let wake = lock().next_wake();
         let outs = tokio::select! {
-            r = socks.ls.recv_from(&mut b1) => match r {
-                Ok((n, from)) => {
-                    // Whatever else is already queued is handled under the
-                    // same lock and time reading: under load this saves a
-                    // wake-up and a lock per datagram.
-                    let now = Instant::now();
-                    let unix = unix_now();
-                    let mut g = lock();
-                    let mut outs = g.handle(now, unix, Sock::Ls, from, &b1[..n]);
-                    for _ in 0..BATCH {
-                        match socks.ls.try_recv_from(&mut b1) {
-                            Ok((n, from)) => outs.extend(g.handle(now, unix, Sock::Ls, from, &b1[..n])),
-                            Err(_) => break,
-                        }
+            r = socks.ls.readable() => match r {
+                Ok(()) => match socks.ls.try_io(Interest::READABLE, || batch.recv(fd)) {
+                    Ok(n) => {
+                        let now = Instant::now();
+                        let unix = unix_now();
+                        let others = {
+                            let mut g = lock();
+                            let mut others = Vec::new();
+                            for i in 0..n {
+                                let Some(from) = batch.source(i) else { continue };
+                                let outs = g.handle(now, unix, Sock::Ls, from, batch.datagram(i));
+                                let mut replied = false;
+                                for o in outs {
+                                    if !replied
+                                        && o.sock == Sock::Ls
+                                        && canonical(o.to) == canonical(from)
+                                        && o.bytes.len() <= mmsg::SLOT
+                                    {
+                                        batch.reply(i, &o.bytes);
+                                        replied = true;
+                                    } else {
+                                        others.push(o);
+                                    }
+                                }
+                            }
+                            others
+                        };
+                        send_batch(&socks, &mut batch, &metrics).await;
+                        others
                     }
-                    outs
-                }
-                Err(e) => { warn!("receive on MA/user socket: {e}"); Vec::new() }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Vec::new(),
+                    Err(e) => { warn!("receive on MA/user socket: {e}"); Vec::new() }
+                },
+                Err(e) => { warn!("MA/user socket: {e}"); Vec::new() }
             },
             r = socks.peer.recv_from(&mut b2) => match r {
                 Ok((n, from)) => lock().handle(Instant::now(), unix_now(), Sock::Peer, from, &b2[..n]),
@@ -137,6 +159,30 @@ async fn event_loop(
         };
         for o in &outs {
             socks.send(o, &metrics).await;
+        }
+    }
+}
+
+/// Sends what [`Batch::reply`] queued, waiting for room if the socket
+/// buffer is full; a send error drops the rest of the batch (counted), as
+/// a single failed send would.
+async fn send_batch(socks: &Sockets, batch: &mut Batch, metrics: &Metrics) {
+    let fd = socks.ls.as_raw_fd();
+    let mut sent = 0;
+    while sent < batch.queued() {
+        match socks.ls.try_io(Interest::WRITABLE, || batch.send(fd, sent)) {
+            Ok(n) => sent += n.max(1),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if socks.ls.writable().await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                Metrics::inc(&metrics.send_errors);
+                debug!("batched send: {e}");
+                // Skip the datagram the kernel refused and go on.
+                sent += 1;
+            }
         }
     }
 }
