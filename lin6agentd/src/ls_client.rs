@@ -27,7 +27,7 @@ use lin6::ls::{
 };
 use serde::Serialize;
 use std::net::{Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::UdpSocket;
@@ -130,7 +130,10 @@ pub struct LsShared {
     key: Key,
     users: Mutex<Users>,
     link: Mutex<Link>,
-    sequence: AtomicU32,
+    /// The last sequence number used. Held while a message is signed *and*
+    /// sent, so that messages leave in the order of their sequence numbers:
+    /// the LS drops anything not newer than what it last accepted from us.
+    sequence: Mutex<u32>,
     metrics: Arc<Metrics>,
     shaping: ShapingQueue,
 }
@@ -184,21 +187,30 @@ impl LsShared {
         )
     }
 
-    fn signed(&self, body: impl Into<Body>) -> Option<Vec<u8>> {
-        let seq = self
-            .sequence
-            .fetch_add(1, Ordering::Relaxed)
-            .wrapping_add(1);
-        match Message::new(seq, unix_now(), body).encode(Some(&self.key)) {
-            Ok(b) => Some(b),
+    /// Signs `body` with the next sequence number and sends it at once
+    /// (without waiting: a full socket buffer drops it, as the network
+    /// might, and counts it).
+    fn send_signed(&self, sock: &UdpSocket, body: impl Into<Body>, to: SocketAddr) -> bool {
+        let mut seq = self.sequence.lock().unwrap_or_else(|p| p.into_inner());
+        *seq = seq.wrapping_add(1);
+        let bytes = match Message::new(*seq, unix_now(), body).encode(Some(&self.key)) {
+            Ok(b) => b,
             Err(e) => {
                 warn!("cannot encode an LS message: {e}");
-                None
+                return false;
+            }
+        };
+        match sock.try_send_to(&bytes, to) {
+            Ok(_) => true,
+            Err(e) => {
+                Metrics::inc(&self.metrics.ls_send_errors);
+                debug!(%to, "LS send: {e}");
+                false
             }
         }
     }
 
-    fn heartbeat(&self) -> Option<Vec<u8>> {
+    fn send_heartbeat(&self, sock: &UdpSocket, to: SocketAddr) -> bool {
         let (normal, premium) = {
             let u = self.users();
             (
@@ -212,14 +224,15 @@ impl LsShared {
         self.metrics
             .gauge_ls_users_premium
             .store(premium.into(), Ordering::Relaxed);
-        self.signed(Heartbeat {
+        let hb = Heartbeat {
             ma_addr: self.cfg.ma_addr,
             capacity_kbps: self.cfg.capacity_kbps,
             normal,
             premium,
             load_ppm: self.load(normal, premium),
             draining: self.cfg.draining,
-        })
+        };
+        self.send_signed(sock, hb, to)
     }
 }
 
@@ -265,7 +278,7 @@ pub async fn spawn(
         )),
         // Starts at the wall clock in ms, as lsd's does: after a restart our
         // sequence numbers are still newer than the ones the LSs remember.
-        sequence: AtomicU32::new(
+        sequence: Mutex::new(
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis() as u32)
@@ -289,13 +302,6 @@ pub async fn spawn(
     })
 }
 
-async fn send(sock: &UdpSocket, m: &Metrics, bytes: &[u8], to: SocketAddr) {
-    if let Err(e) = sock.send_to(bytes, to).await {
-        Metrics::inc(&m.ls_send_errors);
-        debug!(%to, "LS send: {e}");
-    }
-}
-
 async fn main_loop(
     sock: Arc<UdpSocket>,
     shared: Arc<LsShared>,
@@ -317,9 +323,8 @@ async fn main_loop(
                     Metrics::inc(&shared.metrics.ls_failovers);
                     warn!(ls = %to, "current LS stopped acknowledging heartbeats; failing over");
                 }
-                if let Some(b) = shared.heartbeat() {
+                if shared.send_heartbeat(&sock, to) {
                     Metrics::inc(&shared.metrics.ls_heartbeats_sent);
-                    send(&sock, &shared.metrics, &b, to).await;
                 }
             }
             r = sock.recv_from(&mut buf) => match r {
@@ -406,9 +411,8 @@ async fn on_datagram(
             tokio::spawn(async move {
                 let reply = measure(&shared, req).await;
                 drop(permit);
-                if let Some(b) = shared.signed(reply) {
+                if shared.send_signed(&sock, reply, from) {
                     Metrics::inc(&shared.metrics.ls_rtt_replies);
-                    send(&sock, &shared.metrics, &b, from).await;
                 }
             });
         }

@@ -11,6 +11,7 @@ use crate::peers::canonical;
 use crate::subscribers::SubscriberLevels;
 use lin6::auth::unix_now;
 use lin6::ls::MAX_DATAGRAM;
+use lin6::ls::MsgType;
 use lin6::mmsg::{self, Batch};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -128,8 +129,13 @@ async fn event_loop(
                                 let outs = g.handle(now, unix, Sock::Ls, from, batch.datagram(i));
                                 let mut replied = false;
                                 for o in outs {
+                                    // Only the unauthenticated answer to a user goes in
+                                    // place: signed messages must leave in the order
+                                    // they were signed, or the receiver's replay check
+                                    // drops the earlier ones.
                                     if !replied
                                         && o.sock == Sock::Ls
+                                        && o.bytes.get(1) == Some(&(MsgType::MaReply as u8))
                                         && canonical(o.to) == canonical(from)
                                         && o.bytes.len() <= mmsg::SLOT
                                     {
