@@ -180,6 +180,73 @@ impl Batch {
     }
 }
 
+/// Sends each `(bytes, destination)` with as few `sendmmsg` calls as
+/// possible, without blocking. Returns how many went (in order); the caller
+/// decides what to do with the rest (`WouldBlock`: wait and call again with
+/// the remainder). For datagrams that are not replies in place, e.g. lsd's
+/// assignments and RTT requests.
+pub fn send_to_many(fd: RawFd, msgs: &[(&[u8], SocketAddr)]) -> io::Result<usize> {
+    let n = msgs.len().min(BATCH);
+    if n == 0 {
+        return Ok(0);
+    }
+    // SAFETY: all-zero is a valid value of these plain C structs.
+    let mut addrs: Vec<libc::sockaddr_storage> = (0..n).map(|_| unsafe { zeroed() }).collect();
+    let mut lens = vec![0 as libc::socklen_t; n];
+    for (i, (_, to)) in msgs[..n].iter().enumerate() {
+        lens[i] = write_sockaddr(&mut addrs[i], to);
+    }
+    let mut iov: Vec<libc::iovec> = msgs[..n]
+        .iter()
+        .map(|(b, _)| libc::iovec {
+            iov_base: b.as_ptr() as *mut libc::c_void,
+            iov_len: b.len(),
+        })
+        .collect();
+    // SAFETY: as above.
+    let mut hdrs: Vec<libc::mmsghdr> = (0..n).map(|_| unsafe { zeroed() }).collect();
+    for i in 0..n {
+        hdrs[i].msg_hdr.msg_iov = &mut iov[i];
+        hdrs[i].msg_hdr.msg_iovlen = 1;
+        hdrs[i].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_storage).cast();
+        hdrs[i].msg_hdr.msg_namelen = lens[i];
+    }
+    // SAFETY: every header points at an iovec over a live slice (the kernel
+    // only reads it) and at an address of the given length, all alive until
+    // the call returns.
+    let r = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r as usize)
+}
+
+fn write_sockaddr(out: &mut libc::sockaddr_storage, to: &SocketAddr) -> libc::socklen_t {
+    match to {
+        SocketAddr::V6(v6) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for a
+            // sockaddr_in6; we write only through that view.
+            let s =
+                unsafe { &mut *(out as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            s.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            s.sin6_port = v6.port().to_be();
+            s.sin6_flowinfo = v6.flowinfo();
+            s.sin6_addr.s6_addr = v6.ip().octets();
+            s.sin6_scope_id = v6.scope_id();
+            size_of::<libc::sockaddr_in6>() as libc::socklen_t
+        }
+        SocketAddr::V4(v4) => {
+            // SAFETY: as above, for a sockaddr_in.
+            let s =
+                unsafe { &mut *(out as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            s.sin_family = libc::AF_INET as libc::sa_family_t;
+            s.sin_port = v4.port().to_be();
+            s.sin_addr.s_addr = u32::from(*v4.ip()).to_be();
+            size_of::<libc::sockaddr_in>() as libc::socklen_t
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +290,38 @@ mod tests {
             let n = c.recv(&mut buf).unwrap();
             assert_eq!(&buf[..n], &[i as u8 + 100; 7]);
         }
+    }
+
+    #[test]
+    fn send_to_many_delivers_each_datagram_to_its_own_destination_and_counts_what_went() {
+        let sender = UdpSocket::bind("[::1]:0").unwrap();
+        let rx: Vec<UdpSocket> = (0..3)
+            .map(|_| UdpSocket::bind("[::1]:0").unwrap())
+            .collect();
+        let v4 = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let payloads: Vec<Vec<u8>> = (0..3u8).map(|i| vec![i; 10 + usize::from(i)]).collect();
+        let mut msgs: Vec<(&[u8], SocketAddr)> = payloads
+            .iter()
+            .zip(&rx)
+            .map(|(p, r)| (&p[..], r.local_addr().unwrap()))
+            .collect();
+        let mapped = match v4.local_addr().unwrap() {
+            SocketAddr::V4(a) => SocketAddr::new(a.ip().to_ipv6_mapped().into(), a.port()),
+            a => a,
+        };
+        msgs.push((b"four", mapped));
+        // A sender bound to ::1 cannot reach an IPv4 address: the call sends
+        // the three before it and says so; the rest, sent again, fails.
+        let sent = send_to_many(sender.as_raw_fd(), &msgs).unwrap();
+        assert_eq!(sent, 3);
+        assert!(send_to_many(sender.as_raw_fd(), &msgs[sent..]).is_err());
+        for (i, r) in rx.iter().enumerate() {
+            let mut buf = [0u8; 32];
+            let (n, from) = r.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], &payloads[i][..]);
+            assert_eq!(from, sender.local_addr().unwrap());
+        }
+        assert_eq!(send_to_many(sender.as_raw_fd(), &[]).unwrap(), 0);
     }
 
     #[test]

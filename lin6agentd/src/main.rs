@@ -253,8 +253,12 @@ async fn shape(a: ShapeArgs) -> Res {
             return Err(e.into());
         }
     }
+    // A closed stdout must not end the run before the rules are held.
+    use std::io::Write;
+    let mut out = std::io::stdout();
     for (node, level, minor) in s.installed() {
-        println!(
+        let _ = writeln!(
+            out,
             "{node} {level} class 1:{minor:x} mark {:#x} dev {}",
             NftTc::mark(minor),
             a.device

@@ -68,13 +68,19 @@ fn main() -> ExitCode {
             warmup: std::time::Duration::from_secs(1),
             cold_decisions: cold.max(1),
         };
+        // A closed stdout (`lsd bench | head -1`) is not worth a panic.
+        use std::io::Write;
         return match lsd::bench::run(&p) {
             Ok(r) if json => {
-                println!("{}", serde_json::to_string(&r).unwrap_or_default());
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "{}",
+                    serde_json::to_string(&r).unwrap_or_default()
+                );
                 ExitCode::SUCCESS
             }
             Ok(r) => {
-                println!("{r}");
+                let _ = writeln!(std::io::stdout(), "{r}");
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -42,6 +42,14 @@ impl Sockets {
         ))
     }
 
+    /// Where `o` goes, in the form its socket can send to.
+    pub fn dest(&self, o: &Out) -> SocketAddr {
+        match o.sock {
+            Sock::Ls => fit(o.to, self.ls_local),
+            Sock::Peer => fit(o.to, self.peer_local),
+        }
+    }
+
     /// Sends one datagram. UDP send errors (no route, a peer that is down)
     /// are counted and logged, never fatal: the protocol retries by itself.
     pub async fn send(&self, o: &Out, metrics: &Metrics) {

@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::error::LsdError;
-use crate::events::{Lsd, Sock};
+use crate::events::{Lsd, Out, Sock};
 use crate::metrics::Metrics;
 use crate::network::Sockets;
 use crate::peers::canonical;
@@ -149,7 +149,13 @@ async fn event_loop(
                             others
                         };
                         send_batch(&socks, &mut batch, &metrics).await;
-                        others
+                        // The rest (assignments, acknowledgements, RTT
+                        // requests) in order, with as few sendmmsg calls as
+                        // possible; peer traffic below, one by one.
+                        let (ls_outs, peer_outs): (Vec<Out>, Vec<Out>) =
+                            others.into_iter().partition(|o| o.sock == Sock::Ls);
+                        send_many(&socks, &ls_outs, &metrics).await;
+                        peer_outs
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Vec::new(),
                     Err(e) => { warn!("receive on MA/user socket: {e}"); Vec::new() }
@@ -165,6 +171,33 @@ async fn event_loop(
         };
         for o in &outs {
             socks.send(o, &metrics).await;
+        }
+    }
+}
+
+/// Sends `outs` (all for the MA/user socket) in order, in batches.
+async fn send_many(socks: &Sockets, outs: &[Out], metrics: &Metrics) {
+    let fd = socks.ls.as_raw_fd();
+    let msgs: Vec<(&[u8], SocketAddr)> =
+        outs.iter().map(|o| (&o.bytes[..], socks.dest(o))).collect();
+    let mut sent = 0;
+    while sent < msgs.len() {
+        match socks
+            .ls
+            .try_io(Interest::WRITABLE, || mmsg::send_to_many(fd, &msgs[sent..]))
+        {
+            Ok(n) => sent += n.max(1),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if socks.ls.writable().await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                Metrics::inc(&metrics.send_errors);
+                debug!(to = %msgs[sent].1, "send failed: {e}");
+                // Skip the datagram the kernel refused and go on.
+                sent += 1;
+            }
         }
     }
 }
