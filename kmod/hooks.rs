@@ -134,9 +134,16 @@ fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict
         }
         Out::Miss(peer) => {
             ns.stats.inc(Counter::Misses);
-            let (skb, verdict) = skb.steal();
-            ns.queue_packet(net, peer, &daddr, skb);
-            (verdict, false)
+            match skb.steal() {
+                Ok((skb, verdict)) => {
+                    ns.queue_packet(net, peer, &daddr, skb);
+                    (verdict, false)
+                }
+                Err(verdict) => {
+                    ns.stats.inc(Counter::DropNoMapping);
+                    (verdict, false)
+                }
+            }
         }
         Out::Translate { src, dst } => {
             if let Some(at) = icmp6_error_at(&skb, nexthdr) {
@@ -147,12 +154,12 @@ fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict
                     return (Verdict::Drop, false);
                 }
             }
-            if !rewrite(ns, &mut skb, Some(&src), dst.as_ref()) {
+            if !rewrite(ns, &mut skb, Some(&src), Some(&dst)) {
                 return (Verdict::Drop, false);
             }
             // The route was chosen for the LIN6 destination: find the one to
             // the locator.
-            if dst.is_some() && skb.reroute(state).is_err() {
+            if skb.reroute(state).is_err() {
                 ns.stats.inc(Counter::DropMalformed);
                 return (Verdict::Drop, false);
             }
@@ -193,6 +200,17 @@ fn input(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict,
         return (Verdict::Accept, false);
     }
     match xlat::input(node, ns.table.get(&guard), now_secs(), &saddr, &daddr) {
+        // An error from a plain node (a router's Packet Too Big, say) about
+        // a LIN6 packet we sent: the outer packet is plain, the quote LIN6.
+        In::Pass if node.is_own_locator(&daddr) => {
+            if let Some(at) = icmp6_error_at(&skb, nexthdr) {
+                let rule = |s: &In6, d: &In6| xlat::quoted_input(node, s, d);
+                if !rewrite_quoted(ns, &mut skb, at, rule) {
+                    return (Verdict::Drop, false);
+                }
+            }
+            (Verdict::Accept, false)
+        }
         In::Pass => (Verdict::Accept, false),
         In::Translate { src, dst, check } => {
             if is_nd_or_mld(&skb) {
@@ -204,7 +222,7 @@ fn input(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict,
                     return (Verdict::Drop, false);
                 }
             }
-            if !rewrite(ns, &mut skb, src.as_ref(), Some(&dst)) {
+            if !rewrite(ns, &mut skb, Some(&src), Some(&dst)) {
                 return (Verdict::Drop, false);
             }
             if let Some((peer, reason)) = check {

@@ -3,18 +3,33 @@
 //! What to do with a packet: the LIN6 translation rules, apart from how the
 //! packet is rewritten (hooks.rs).
 //!
-//! Output: a packet from our LIN6 address leaves from our locator; if its
-//! destination is a mobile node's LIN6 address, it goes to that node's
-//! locator from the Mapping Table. A packet from any other source is left
-//! alone, so plain IPv6 and stationary addresses are never touched.
+//! LIN6 traffic is traffic between LIN6 addresses of mobile nodes (Node ID
+//! with the mobile OUI); everything else is plain IPv6 and passes untouched,
+//! so a node's locator is also an ordinary address that plain and
+//! stationary nodes talk to, and sockets bound to it work as anywhere.
 //!
-//! Input: a packet to one of our locators is for our LIN6 address; if it
-//! comes from a mobile node's locator, its source becomes that node's LIN6
-//! address. The source is translated even when the table has no mapping
-//! for it, or maps it elsewhere (the peer moved and we have not heard), so
-//! the transport is not cut off; a miss event then asks userspace to check
-//! the source with the peer's MA (draft section 3.6, step 6). Replies go to
-//! the locator the table holds, never to the one a packet claimed.
+//! Output: a packet from our LIN6 address to a mobile node's LIN6 address
+//! leaves from our locator to that node's locator from the Mapping Table
+//! (no mapping: a miss). Source address selection never pairs our LIN6
+//! address with a plain destination (the LIN6 prefix routes via linsix0);
+//! a socket bound to it by hand that does so gets its packet dropped at
+//! linsix0 if the destination is under the LIN6 prefix, and sent as it is
+//! otherwise (the peer cannot answer a LIN6 address: that is the bind's
+//! doing).
+//!
+//! Input: a packet from a mobile node's locator to one of ours is LIN6
+//! traffic: its destination becomes our LIN6 address and its source the
+//! peer's LIN6 address. The source is translated even when the table has
+//! no mapping for it, or maps it elsewhere (the peer moved and we have not
+//! heard), so the transport is not cut off; a miss event then asks
+//! userspace to check the source with the peer's MA (draft section 3.6,
+//! step 6). Replies go to the locator the table holds, never to the one a
+//! packet claimed. A consequence of translating without state: two mobile
+//! nodes cannot talk plain IPv6 between their locators.
+//!
+//! ICMPv6 errors quote the packet they are about; the quote is translated
+//! with the same rules (see `quoted_input`, `quoted_output`), also when the
+//! error itself is plain (a router's Packet Too Big).
 
 use crate::addr::{In6, NodeId, Prefix};
 use crate::node::Node;
@@ -26,8 +41,8 @@ use crate::uapi::miss_reason;
 pub(crate) enum Out {
     /// Not LIN6 traffic.
     Pass,
-    /// Rewrite the source (always) and the destination (if given).
-    Translate { src: In6, dst: Option<In6> },
+    /// Rewrite the source and the destination.
+    Translate { src: In6, dst: In6 },
     /// A mobile destination with no mapping: wait for one.
     Miss(NodeId),
     /// Our LIN6 source, but we have no locator yet.
@@ -39,10 +54,10 @@ pub(crate) enum Out {
 pub(crate) enum In {
     /// Not LIN6 traffic.
     Pass,
-    /// Rewrite the destination, and the source if given; `check` asks
+    /// Rewrite the source and the destination; `check` asks
     /// userspace to verify the source's mapping.
     Translate {
-        src: Option<In6>,
+        src: In6,
         dst: In6,
         check: Option<(NodeId, u32)>,
     },
@@ -56,26 +71,20 @@ pub(crate) fn output(
     src: &In6,
     dst: &In6,
 ) -> Out {
-    // Traffic to ourselves stays on the loopback, untranslated.
-    if !node.is_own_lin6(src) || node.is_own_lin6(dst) {
+    // Traffic to ourselves stays on the loopback, untranslated; a plain or
+    // stationary destination is not LIN6 traffic.
+    if !node.is_own_lin6(src) || node.is_own_lin6(dst) || !node.is_mobile_lin6(dst) {
         return Out::Pass;
     }
     let (Some(me), Some(here)) = (node.id, here) else {
         return Out::NoLocator;
     };
     let new_src = here.join(me);
-    if !node.is_mobile_lin6(dst) {
-        // A plain or stationary peer: only our source moves.
-        return Out::Translate {
-            src: new_src,
-            dst: None,
-        };
-    }
     let peer = NodeId::of(dst);
     match table.lookup(peer, now) {
         Some(m) => Out::Translate {
             src: new_src,
-            dst: Some(m.prefix.join(peer)),
+            dst: m.prefix.join(peer),
         },
         None => Out::Miss(peer),
     }
@@ -88,14 +97,12 @@ pub(crate) fn input(node: &Node, table: &Snapshot, now: i64, src: &In6, dst: &In
     let Some(me) = node.id else {
         return In::Pass;
     };
-    let new_dst = node.lin6_prefix.join(me);
     if !node.is_mobile_locator(src) {
-        return In::Translate {
-            src: None,
-            dst: new_dst,
-            check: None,
-        };
+        // A plain or stationary peer talking to our locator as the ordinary
+        // address it also is.
+        return In::Pass;
     }
+    let new_dst = node.lin6_prefix.join(me);
     let peer = NodeId::of(src);
     let check = match table.lookup(peer, now) {
         Some(m) if m.prefix == Prefix::of(src) => None,
@@ -104,7 +111,7 @@ pub(crate) fn input(node: &Node, table: &Snapshot, now: i64, src: &In6, dst: &In
         None => Some((peer, miss_reason::UNKNOWN_SOURCE)),
     };
     In::Translate {
-        src: Some(node.lin6_prefix.join(peer)),
+        src: node.lin6_prefix.join(peer),
         dst: new_dst,
         check,
     }

@@ -96,3 +96,8 @@ void rust_helper_netdev_setup_soft_l3(struct net_device *dev)
 	dev->hw_features = dev->features;
 	dev->hw_enc_features = dev->features;
 }
+
+bool rust_helper_skb_dst_force(struct sk_buff *skb)
+{
+	return skb_dst_force(skb);
+}

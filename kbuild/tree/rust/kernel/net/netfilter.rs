@@ -109,16 +109,25 @@ impl HookSkb<'_> {
         })
     }
 
-    /// Takes the packet out of the stack's hands; the hook must return the
-    /// verdict that comes with it.
-    pub fn steal(self) -> (OwnedSkb, Verdict) {
+    /// Takes the packet out of the stack's hands, to send or free later
+    /// (outside this hook's RCU section); the hook must return the verdict
+    /// that comes with it. The packet's route is made refcounted first, as
+    /// `nf_queue` does: the stack may have attached it without a reference,
+    /// valid only under RCU. If that route is already going away the packet
+    /// cannot be kept: `Err` carries the drop verdict and the stack frees it.
+    pub fn steal(self) -> Result<(OwnedSkb, Verdict), Verdict> {
+        // SAFETY: we are in the hook, holding the packet; forcing takes a
+        // reference on its route, or drops a route that is being freed.
+        if !unsafe { bindings::skb_dst_force(self.0.as_ptr()) } {
+            return Err(Verdict::Drop);
+        }
         // SAFETY: a hook owns its packet until it returns; returning
         // NF_STOLEN (the verdict paired here, the only way to make one)
         // tells the core the reference is now ours.
-        (
+        Ok((
             unsafe { OwnedSkb::from_raw(self.0.as_ptr()) },
             Verdict::Stolen(Stolen(())),
-        )
+        ))
     }
 }
 
