@@ -152,7 +152,7 @@ fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict
             }
             // The route was chosen for the LIN6 destination: find the one to
             // the locator.
-            if dst.is_some() && skb.ipv6_route_me_harder(net, state.sk()).is_err() {
+            if dst.is_some() && skb.reroute(state).is_err() {
                 ns.stats.inc(Counter::DropMalformed);
                 return (Verdict::Drop, false);
             }

@@ -68,6 +68,10 @@ impl<T: Sync> Timer<T> {
         unsafe { bindings::timer_delete_sync(self.raw.get()) };
     }
 
+    /// # Safety
+    ///
+    /// Called by the timer core, as the `timer_list` function, with the
+    /// timer embedded in a live `Timer`.
     unsafe extern "C" fn fire(t: *mut bindings::timer_list) {
         // SAFETY: `raw` is the first field of the `repr(C)` `Timer`, so the
         // pointer is the timer's; it lives (pinned) while it can fire.

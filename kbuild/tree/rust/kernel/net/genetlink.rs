@@ -393,7 +393,7 @@ impl Message {
         put: impl FnOnce(*mut bindings::sk_buff) -> *mut core::ffi::c_void,
     ) -> Result<Self> {
         // SAFETY: allocating a netlink skb has no preconditions.
-        let skb = unsafe { bindings::genlmsg_new(bindings::NLMSG_GOODSIZE as usize, gfp) };
+        let skb = unsafe { bindings::genlmsg_new(bindings::NLMSG_GOODSIZE, gfp) };
         if skb.is_null() {
             return Err(ENOMEM);
         }
@@ -579,6 +579,10 @@ impl sealed::Skb for DumpEntry<'_> {
 
 impl PutAttrs for DumpEntry<'_> {}
 
+/// # Safety
+///
+/// Called by the core, as a `genl_ops::doit`, with a request and its info
+/// valid for the call.
 unsafe extern "C" fn doit_trampoline<T: FamilyOps>(
     _skb: *mut bindings::sk_buff,
     info: *mut bindings::genl_info,
@@ -595,6 +599,10 @@ unsafe extern "C" fn doit_trampoline<T: FamilyOps>(
     }
 }
 
+/// # Safety
+///
+/// Called by the core, as a `genl_ops::dumpit`, with a reply buffer and a
+/// dump callback valid for the call.
 unsafe extern "C" fn dumpit_trampoline<T: FamilyOps>(
     skb: *mut bindings::sk_buff,
     cb: *mut bindings::netlink_callback,

@@ -61,6 +61,10 @@ impl<T: Inet6AddrHandler> Inet6AddrNotifier<T> {
         Ok(Inet6AddrRegistration { notifier: self })
     }
 
+    /// # Safety
+    ///
+    /// Called by the inet6addr notifier chain with an event and the
+    /// `inet6_ifaddr` it is about, valid for the call.
     unsafe extern "C" fn call(
         _nb: *mut bindings::notifier_block,
         event: crate::ffi::c_ulong,

@@ -87,6 +87,10 @@ impl<T: SoftDevice> Adapter<T> {
         ..unsafe { core::mem::zeroed() }
     };
 
+    /// # Safety
+    ///
+    /// Called by the core, as `ndo_start_xmit`, with one reference to `skb`
+    /// and a registered `dev`.
     unsafe extern "C" fn start_xmit(
         skb: *mut bindings::sk_buff,
         dev: *mut bindings::net_device,
@@ -98,6 +102,9 @@ impl<T: SoftDevice> Adapter<T> {
         bindings::netdev_tx_NETDEV_TX_OK
     }
 
+    /// # Safety
+    ///
+    /// Called by `alloc_netdev_mqs` on the device it just allocated.
     unsafe extern "C" fn setup(dev: *mut bindings::net_device) {
         // SAFETY: `alloc_netdev_mqs` calls us on the device it just made,
         // before anyone else can see it.

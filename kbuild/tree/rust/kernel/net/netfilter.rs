@@ -33,7 +33,7 @@ pub enum Verdict {
 pub struct Stolen(());
 
 impl Verdict {
-    fn to_raw(self) -> u32 {
+    fn into_raw(self) -> u32 {
         match self {
             Verdict::Accept => bindings::NF_ACCEPT,
             Verdict::Drop => bindings::NF_DROP,
@@ -92,17 +92,23 @@ impl<'a> HookState<'a> {
         // runs, which outlives the hook call.
         unsafe { Net::from_raw(self.0.net) }
     }
-
-    /// The sending socket at LOCAL_OUT, or null.
-    pub fn sk(&self) -> *mut bindings::sock {
-        self.0.sk
-    }
 }
 
 /// The packet a hook is looking at.
 pub struct HookSkb<'a>(&'a mut SkBuff);
 
 impl HookSkb<'_> {
+    /// Routes a locally made packet again after its destination changed
+    /// (at LOCAL_OUT), on behalf of its socket, if any.
+    pub fn reroute(&mut self, state: &HookState<'_>) -> Result {
+        // SAFETY: a LOCAL_OUT hook may re-route its packet; the state's
+        // namespace is live and its socket (possibly null) is valid for the
+        // hook call.
+        to_result(unsafe {
+            bindings::ip6_route_me_harder(state.0.net, state.0.sk, self.0.as_ptr())
+        })
+    }
+
     /// Takes the packet out of the stack's hands; the hook must return the
     /// verdict that comes with it.
     pub fn steal(self) -> (OwnedSkb, Verdict) {
@@ -179,6 +185,10 @@ impl HookRegistration {
         unsafe { crate::init::pin_init_from_closure(init) }
     }
 
+    /// # Safety
+    ///
+    /// Called by the core, as `nf_hook_ops::hook`, with a packet and a state
+    /// valid for the call.
     unsafe extern "C" fn trampoline<H: Ipv6HookFn>(
         _priv: *mut core::ffi::c_void,
         skb: *mut bindings::sk_buff,
@@ -187,7 +197,7 @@ impl HookRegistration {
         // SAFETY: the core passes a packet the hook may modify and a valid
         // state, both for the duration of the call.
         let (skb, state) = unsafe { (SkBuff::from_raw(skb), HookState(&*state)) };
-        H::hook(HookSkb(skb), &state).to_raw()
+        H::hook(HookSkb(skb), &state).into_raw()
     }
 }
 

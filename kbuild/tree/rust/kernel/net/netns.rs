@@ -145,6 +145,10 @@ impl<T: PernetState> Pernet<T> {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the core, as `pernet_operations::init`, with a live
+    /// namespace whose slot for our id is allocated and zeroed.
     unsafe extern "C" fn init_callback(net: *mut bindings::net) -> crate::ffi::c_int {
         // SAFETY: the core calls us with a live namespace.
         let n = unsafe { Net::from_raw(net) };
@@ -158,12 +162,16 @@ impl<T: PernetState> Pernet<T> {
         // SAFETY: the core allocated `size` zeroed bytes for our id before
         // calling init; we own that slot.
         unsafe {
-            let slot = bindings::net_generic(net, *(*T::pernet()).id.get()) as *mut Slot<T>;
+            let slot = bindings::net_generic(net, *T::pernet().id.get()) as *mut Slot<T>;
             slot.write(KBox::into_raw(state));
         }
         0
     }
 
+    /// # Safety
+    ///
+    /// Called by the core, as `pernet_operations::pre_exit`, with a live
+    /// namespace.
     unsafe extern "C" fn pre_exit_callback(net: *mut bindings::net) {
         // SAFETY: the core calls us with a live namespace.
         let n = unsafe { Net::from_raw(net) };
@@ -172,11 +180,15 @@ impl<T: PernetState> Pernet<T> {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the core, as `pernet_operations::exit`, a grace period
+    /// after `pre_exit` for the same namespace.
     unsafe extern "C" fn exit_callback(net: *mut bindings::net) {
         // SAFETY: a grace period has passed since `pre_exit`; we take the
         // pointer out of the slot so nothing can reach it again, then drop.
         unsafe {
-            let slot = bindings::net_generic(net, *(*T::pernet()).id.get()) as *mut Slot<T>;
+            let slot = bindings::net_generic(net, *T::pernet().id.get()) as *mut Slot<T>;
             let p = slot.replace(ptr::null_mut());
             if !p.is_null() {
                 drop(KBox::from_raw(p));

@@ -294,13 +294,6 @@ impl SkBuff {
             )
         }
     }
-
-    /// Routes the packet again after its destination changed (LOCAL_OUT).
-    pub fn ipv6_route_me_harder(&mut self, net: &Net, sk: *mut bindings::sock) -> Result {
-        // SAFETY: `self` is a locally generated IPv6 skb we may modify; `sk`
-        // is the hook state's socket (possibly null), valid during the hook.
-        to_result(unsafe { bindings::ip6_route_me_harder(net.as_ptr(), sk, self.as_ptr()) })
-    }
 }
 
 /// A socket buffer we own: freed when dropped, unless handed on.

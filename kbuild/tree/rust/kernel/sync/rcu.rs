@@ -156,6 +156,10 @@ impl<T: Send + Sync> RcuBox<T> {
         Ok(())
     }
 
+    /// # Safety
+    ///
+    /// Called by RCU, as the callback queued by `call_rcu`, with the
+    /// `rcu_head` embedded in an allocation made by this type.
     unsafe extern "C" fn free(head: *mut bindings::callback_head) {
         // SAFETY: `head` is the first field of a `Node<T>` made by
         // `KBox::into_raw` (`repr(C)`), and a grace period has passed.
