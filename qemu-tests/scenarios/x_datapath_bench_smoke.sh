@@ -1,0 +1,24 @@
+# (x) The datapath benchmark (scripts/bench datapath) still works: one short
+# round per contender, in this same guest, must print a result with a
+# positive rate for plain, LIN6 and ILA and a cycles-per-packet figure. The
+# figures themselves mean nothing at this length (docs/benchmarks.md has the
+# real ones); this only keeps the benchmark from rotting.
+source "$LIN6_QEMU_TESTS/lib.sh"
+out=$(mktemp)
+check "datapath.sh runs to the end" \
+  bash "$LIN6_QEMU_TESTS/bench/datapath.sh" --runs 1 --seconds 1 --udp-seconds 1 > "$out" 2>&1 || { cat "$out"; false; }
+json=$(tr -d '\r' < "$out" | sed -n 's/^.*BENCH-JSON //p' | tail -n 1)
+echo "$json"
+check "it printed a BENCH-JSON result" test -n "$json"
+check "every contender moved data and LIN6 cycles were counted" python3 -c "
+import json, sys
+d = json.loads(sys.argv[1])
+for kind in ('tcp', 'udp'):
+    for c in ('plain', 'lin6', 'ila'):
+        assert d[kind][c] and d[kind][c]['median'] > 0, (kind, c, d[kind][c])
+assert (d.get('cycles_per_packet') or 0) > 0, d.get('cycles_per_packet')
+" "$json"
+rm -f "$out"
+# The benchmark reloads lin6.ko with measure_cycles=1: back to the defaults.
+cleanup_netns
+rmmod lin6 && insmod "$LIN6_KO"
