@@ -6,5 +6,6 @@ pub mod addr;
 pub mod auth;
 pub mod discovery;
 pub mod ls;
+pub mod mmsg;
 pub mod netlink;
 pub mod wire;

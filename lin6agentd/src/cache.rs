@@ -21,35 +21,13 @@
 //! Sharded `RwLock<HashMap>`: readers of different shards never meet, and a
 //! query holds a read lock for one hash lookup.
 
-use lin6::addr::{NodeId, Prefix64};
+use lin6::addr::NodeId;
 use lin6::auth::serial_newer;
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-/// A mapping as stored: what an MA Reply needs plus the sequence that orders
-/// versions of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mapping {
-    pub prefix: Prefix64,
-    /// Timestamp of the Mapping Update Request that installed it.
-    pub timestamp: u32,
-    /// Unix seconds; the mapping is live while `now < expires_at`.
-    pub expires_at: u64,
-    /// Sequence number of that request.
-    pub sequence: u32,
-}
-
-impl Mapping {
-    /// Seconds left at `now`, or `None` if expired (or withdrawn).
-    pub fn remaining(&self, now: u64) -> Option<u32> {
-        if now < self.expires_at {
-            Some((self.expires_at - now).min(u64::from(u32::MAX)) as u32)
-        } else {
-            None
-        }
-    }
-}
+pub use lin6db::Mapping;
 
 const SHARDS: usize = 64;
 
@@ -188,6 +166,7 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lin6::addr::Prefix64;
 
     fn n(i: u64) -> NodeId {
         NodeId::from_u64(0x0201_4a00_0000_0000 | i)

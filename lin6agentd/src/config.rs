@@ -31,6 +31,146 @@ pub struct Config {
     pub query: QueryConfig,
     #[serde(default)]
     pub registration: RegistrationConfig,
+    /// The MA side of the load-sharing protocol (heartbeats to an LS, RTT
+    /// probes, assignments). Off if absent.
+    #[serde(default)]
+    pub ls: Option<LsConfig>,
+    /// Bandwidth per service level on this MA's server S (nftables marks and
+    /// HTB classes). Off if absent: assignments are then only counted.
+    #[serde(default)]
+    pub shaping: Option<ShapingConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LsConfig {
+    /// LS servers (their port 7310), tried in order; the next one takes over
+    /// when the current one stops acknowledging heartbeats.
+    pub servers: Vec<SocketAddr>,
+    /// The pool's cluster key, the one in every lsd's config.
+    pub cluster_key: LsKeyConfig,
+    /// The address users register with and query (sent in heartbeats, and
+    /// checked against every LSS_MA_ASSIGN).
+    pub ma_addr: Ipv6Addr,
+    /// Local socket for LS traffic; the LS answers to wherever it comes from.
+    #[serde(default = "default_ls_listen")]
+    pub listen: SocketAddr,
+    /// Outgoing bandwidth of the server S beside this MA.
+    pub capacity_kbps: u32,
+    #[serde(default = "default_heartbeat_ms")]
+    pub heartbeat_interval_ms: u64,
+    /// No acknowledgement from the current LS for this long: fail over.
+    #[serde(default = "default_failover_ms")]
+    pub failover_after_ms: u64,
+    #[serde(default = "default_ls_skew")]
+    pub clock_skew_s: u32,
+    /// Per-level bandwidth: the load reported to the LS and the HTB rates.
+    /// Keep them equal to lsd's `load.normal_kbps` / `load.premium_kbps`.
+    #[serde(default = "default_normal_kbps")]
+    pub normal_kbps: u32,
+    #[serde(default = "default_premium_kbps")]
+    pub premium_kbps: u32,
+    /// Users counted at once; assignments beyond it are refused and counted.
+    #[serde(default = "default_max_users")]
+    pub max_users: usize,
+    /// An assigned user whose mapping never shows up in the database is
+    /// dropped after this; one with a mapping stays until it expires.
+    #[serde(default = "default_user_grace_s")]
+    pub user_grace_s: u64,
+    /// The MA tells its LS it wants no new users (heartbeat flag).
+    #[serde(default)]
+    pub draining: bool,
+    #[serde(default)]
+    pub rtt: RttConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LsKeyConfig {
+    pub id: u32,
+    pub secret_hex: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RttConfig {
+    /// RTT requests measured at once; more are dropped and counted (the LS
+    /// treats a missing reply as unreachable).
+    pub max_concurrent: usize,
+    /// How long the replies to one request's probes are awaited; a probe
+    /// unanswered by then does not count.
+    pub probe_timeout_ms: u64,
+    /// Upper bound on the probes one request may ask for (the paper uses 4).
+    pub max_probes: u8,
+}
+
+impl Default for RttConfig {
+    fn default() -> Self {
+        RttConfig {
+            max_concurrent: 16,
+            probe_timeout_ms: 250,
+            max_probes: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShapingConfig {
+    /// Egress device of the server S (where the HTB qdisc goes).
+    pub device: String,
+    /// Rate of the device's root class; defaults to `ls.capacity_kbps`.
+    #[serde(default)]
+    pub capacity_kbps: Option<u32>,
+    /// Per-user rate by level; default to `ls.normal_kbps` / `ls.premium_kbps`.
+    #[serde(default)]
+    pub normal_kbps: Option<u32>,
+    #[serde(default)]
+    pub premium_kbps: Option<u32>,
+    /// The nftables table (family ip6) the agent owns and rewrites.
+    #[serde(default = "default_nft_table")]
+    pub nft_table: String,
+    /// The `tc` program (tc -batch).
+    #[serde(default = "default_tc")]
+    pub tc: String,
+    /// `fw` (default), or `u32` (`match mark`) where the kernel lacks cls_fw.
+    #[serde(default = "default_classifier")]
+    pub classifier: crate::shaping_nft_tc::Classifier,
+}
+
+fn default_classifier() -> crate::shaping_nft_tc::Classifier {
+    crate::shaping_nft_tc::Classifier::Fw
+}
+
+fn default_ls_listen() -> SocketAddr {
+    SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 0)
+}
+fn default_heartbeat_ms() -> u64 {
+    5_000
+}
+fn default_failover_ms() -> u64 {
+    15_000
+}
+fn default_ls_skew() -> u32 {
+    lin6::auth::DEFAULT_WINDOW_SECS
+}
+fn default_normal_kbps() -> u32 {
+    500
+}
+fn default_premium_kbps() -> u32 {
+    2_000
+}
+fn default_max_users() -> usize {
+    100_000
+}
+fn default_user_grace_s() -> u64 {
+    120
+}
+fn default_nft_table() -> String {
+    "lin6_shaping".into()
+}
+fn default_tc() -> String {
+    "tc".into()
 }
 
 impl Default for Config {
@@ -45,6 +185,8 @@ impl Default for Config {
             cache: CacheConfig::default(),
             query: QueryConfig::default(),
             registration: RegistrationConfig::default(),
+            ls: None,
+            shaping: None,
         }
     }
 }
@@ -231,7 +373,54 @@ impl Config {
         if self.query.workers > 256 {
             return bad("query.workers must be at most 256");
         }
+        if let Some(ls) = &self.ls {
+            if ls.servers.is_empty() {
+                return bad("ls.servers must name at least one LS");
+            }
+            self.ls_key()?;
+            if ls.cluster_key.id == 0 {
+                return bad("ls.cluster_key.id 0 is reserved for unauthenticated messages");
+            }
+            if ls.heartbeat_interval_ms == 0 || ls.failover_after_ms < ls.heartbeat_interval_ms {
+                return bad(
+                    "ls.heartbeat_interval_ms must be positive and ls.failover_after_ms at least as long",
+                );
+            }
+            if ls.capacity_kbps == 0 || ls.normal_kbps == 0 || ls.premium_kbps == 0 {
+                return bad(
+                    "ls.capacity_kbps, ls.normal_kbps and ls.premium_kbps must be positive",
+                );
+            }
+            if ls.max_users == 0 || ls.user_grace_s == 0 {
+                return bad("ls.max_users and ls.user_grace_s must be positive");
+            }
+            if ls.rtt.max_concurrent == 0 || ls.rtt.probe_timeout_ms == 0 || ls.rtt.max_probes == 0
+            {
+                return bad(
+                    "ls.rtt.max_concurrent, probe_timeout_ms and max_probes must be positive",
+                );
+            }
+        }
+        if let Some(sh) = &self.shaping {
+            if self.ls.is_none() {
+                return bad("shaping needs ls: users to shape come from LSS_MA_ASSIGN");
+            }
+            if sh.device.is_empty() || sh.nft_table.is_empty() {
+                return bad("shaping.device and shaping.nft_table must be set");
+            }
+            if [sh.capacity_kbps, sh.normal_kbps, sh.premium_kbps].contains(&Some(0)) {
+                return bad("shaping rates must be positive");
+            }
+        }
         Ok(())
+    }
+
+    /// The LS cluster key, if the LS side is configured.
+    pub fn ls_key(&self) -> Result<Option<lin6::auth::Key>, ConfigError> {
+        let Some(ls) = &self.ls else { return Ok(None) };
+        lin6::auth::Key::from_hex(ls.cluster_key.id, ls.cluster_key.secret_hex.trim())
+            .map(Some)
+            .map_err(|e| ConfigError::Invalid(format!("ls.cluster_key: {e}")))
     }
 
     /// `query.workers`, with 0 resolved to the number of CPUs.
@@ -277,6 +466,26 @@ mod tests {
         ] {
             assert!(Config::parse(text).is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn ls_section_gets_defaults_and_refuses_nonsense() {
+        let base = "ls:\n  servers: [\"[::1]:7310\"]\n  ma_addr: \"2001:db8::1\"\n  capacity_kbps: 10000\n  \
+                    cluster_key: { id: 1, secret_hex: \"000102030405060708090a0b0c0d0e0f\" }\n";
+        let c = Config::parse(base).unwrap();
+        let ls = c.ls.as_ref().unwrap();
+        assert_eq!(
+            (ls.heartbeat_interval_ms, ls.failover_after_ms),
+            (5_000, 15_000)
+        );
+        assert_eq!(ls.rtt.max_concurrent, 16);
+        for extra in ["  failover_after_ms: 10\n", "  normal_kbps: 0\n"] {
+            assert!(Config::parse(&format!("{base}{extra}")).is_err(), "{extra}");
+        }
+        let e = Config::parse("shaping: { device: eth0 }\n").unwrap_err();
+        assert!(e.to_string().contains("needs ls"), "{e}");
+        let c = Config::parse(&format!("{base}shaping: {{ device: eth0 }}\n")).unwrap();
+        assert_eq!(c.shaping.unwrap().nft_table, "lin6_shaping");
     }
 
     #[test]

@@ -38,29 +38,4 @@ pub enum AgentError {
     },
 }
 
-#[derive(Debug, Error)]
-pub enum DbError {
-    #[error(
-        "database URL {0:?} is neither sqlite: nor postgres:// (postgresql://); see docs/lin6agentd.md"
-    )]
-    UnsupportedUrl(String),
-    #[error("cannot open database {url}: {source}")]
-    Connect { url: String, source: sqlx::Error },
-    #[error("cannot migrate database {url}: {source}")]
-    Migrate {
-        url: String,
-        source: sqlx::migrate::MigrateError,
-    },
-    #[error("database: {0}")]
-    Query(#[from] sqlx::Error),
-    #[error("subscriber {0} already exists (use `subscriber del` first to replace its key)")]
-    Exists(String),
-    #[error("no subscriber {0}")]
-    NotFound(String),
-    #[error("database holds a row the agent cannot read: {0}")]
-    Corrupt(String),
-    #[error("{0}")]
-    Contended(String),
-    #[error("{0}")]
-    Unreachable(String),
-}
+pub use lin6db::DbError;

@@ -10,11 +10,16 @@ pub mod coherence;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod ls_client;
 pub mod metrics;
 pub mod mmsg;
 pub mod network;
+pub mod rtt_probe;
+pub mod shaping;
+pub mod shaping_nft_tc;
 pub mod tasks;
+pub mod users;
 
 pub use agent::{Agent, Params, QueryOutcome};
 pub use config::Config;
-pub use tasks::{Running, spawn, unix_now};
+pub use tasks::{Running, spawn, spawn_with_shaper, unix_now};

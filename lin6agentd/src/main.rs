@@ -53,6 +53,57 @@ enum Cmd {
     },
     /// Measure MA Query answers per second and latency on loopback.
     BenchQuery(BenchArgs),
+    /// Install per-level shaping (nftables marks + HTB) for a given set of
+    /// users on a device, as the agent does on LSS_MA_ASSIGN, and hold it
+    /// until SIGINT/SIGTERM (then remove it). For throughput tests.
+    Shape(ShapeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ShapeArgs {
+    /// Egress device of the server (the agent owns its root qdisc).
+    #[arg(long)]
+    device: String,
+    /// A user to shape, NODE_ID=LEVEL (normal|premium); repeatable.
+    #[arg(long = "user", value_parser = parse_user)]
+    users: Vec<(NodeId, ServiceLevel)>,
+    #[arg(long, default_value_t = 100_000)]
+    capacity_kbps: u32,
+    #[arg(long, default_value_t = 500)]
+    normal_kbps: u32,
+    #[arg(long, default_value_t = 2_000)]
+    premium_kbps: u32,
+    /// fw (a fw filter per user) or priority (kernels without cls_fw).
+    #[arg(long, default_value = "fw", value_parser = parse_classifier)]
+    classifier: lin6agentd::shaping_nft_tc::Classifier,
+    #[arg(long, default_value = "lin6_shaping")]
+    nft_table: String,
+    /// Install, print and exit, leaving the rules in place.
+    #[arg(long, conflicts_with = "clear")]
+    once: bool,
+    /// Remove the table and the device's root qdisc, and exit.
+    #[arg(long)]
+    clear: bool,
+}
+
+fn parse_user(s: &str) -> Result<(NodeId, ServiceLevel), String> {
+    let (n, l) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("{s:?}: expected NODE_ID=LEVEL"))?;
+    let node = n.parse::<NodeId>().map_err(|e| format!("{n:?}: {e}"))?;
+    let level = l
+        .parse::<ServiceLevel>()
+        .map_err(|e| format!("{l:?}: {e}"))?;
+    Ok((node, level))
+}
+
+fn parse_classifier(s: &str) -> Result<lin6agentd::shaping_nft_tc::Classifier, String> {
+    use lin6agentd::shaping_nft_tc::Classifier;
+    match s {
+        "fw" => Ok(Classifier::Fw),
+        "priority" => Ok(Classifier::Priority),
+        _ => Err(format!("{s:?}: expected fw or priority")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,6 +197,7 @@ fn main() -> ExitCode {
             rt.block_on(subscriber(&url, op))
         }
         Some(Cmd::BenchQuery(b)) => bench_query(&rt, b),
+        Some(Cmd::Shape(a)) => rt.block_on(shape(a)),
         Some(Cmd::Run) | None => rt.block_on(run(&args.config, args.check)),
     };
     match r {
@@ -176,6 +228,47 @@ async fn run(path: &str, check: bool) -> Res {
     info!("shutting down");
     running.shutdown().await;
     Ok(())
+}
+
+async fn shape(a: ShapeArgs) -> Res {
+    use lin6agentd::shaping::Shaper;
+    use lin6agentd::shaping_nft_tc::{NftTc, Params};
+    let s = NftTc::new(Params {
+        device: a.device.clone(),
+        nft_table: a.nft_table,
+        tc: "tc".into(),
+        classifier: a.classifier,
+        capacity_kbps: a.capacity_kbps,
+        normal_kbps: a.normal_kbps,
+        premium_kbps: a.premium_kbps,
+    })?;
+    // Start from nothing: an earlier --once run's users are not ours to keep.
+    let cleared = s.clear();
+    if a.clear {
+        return Ok(cleared?);
+    }
+    for (node, level) in &a.users {
+        if let Err(e) = s.install(*node, *level) {
+            let _ = s.clear();
+            return Err(e.into());
+        }
+    }
+    // A closed stdout must not end the run before the rules are held.
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    for (node, level, minor) in s.installed() {
+        let _ = writeln!(
+            out,
+            "{node} {level} class 1:{minor:x} mark {:#x} dev {}",
+            NftTc::mark(minor),
+            a.device
+        );
+    }
+    if a.once {
+        return Ok(());
+    }
+    wait_for_signal().await;
+    Ok(s.clear()?)
 }
 
 fn random_secret_hex() -> Result<String, Box<dyn std::error::Error>> {

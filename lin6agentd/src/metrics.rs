@@ -78,6 +78,60 @@ pub struct Metrics {
     pub send_errors: AtomicU64,
     pub gauge_mappings: AtomicU64,
     pub gauge_cache_entries: AtomicU64,
+    // The MA side of the LS protocol (ls_client.rs).
+    pub ls_heartbeats_sent: AtomicU64,
+    pub ls_heartbeat_acks: AtomicU64,
+    pub ls_failovers: AtomicU64,
+    pub ls_rtt_requests: AtomicU64,
+    pub ls_rtt_replies: AtomicU64,
+    /// RTT requests dropped because `ls.rtt.max_concurrent` were running.
+    pub ls_rtt_busy: AtomicU64,
+    pub ls_rtt_errors: AtomicU64,
+    pub ls_assigns: AtomicU64,
+    /// Assignments refused because `ls.max_users` users are counted.
+    pub ls_assigns_refused: AtomicU64,
+    ls_dropped: [AtomicU64; LsDrop::ALL.len()],
+    pub ls_send_errors: AtomicU64,
+    pub gauge_ls_users_normal: AtomicU64,
+    pub gauge_ls_users_premium: AtomicU64,
+    pub shaping_installs: AtomicU64,
+    pub shaping_removals: AtomicU64,
+    pub shaping_errors: AtomicU64,
+}
+
+/// Why a datagram on the LS socket was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LsDrop {
+    /// Not a valid LS datagram, or a body that does not decode.
+    Malformed,
+    /// Unauthenticated type, unknown key ID or a tag that does not verify.
+    Unauthenticated,
+    /// Sequence not newer, or timestamp outside `ls.clock_skew_s`.
+    Replay,
+    /// A type the MA never receives.
+    WrongType,
+    /// An assignment or acknowledgement naming another MA.
+    NotOurs,
+}
+
+impl LsDrop {
+    pub const ALL: [LsDrop; 5] = [
+        LsDrop::Malformed,
+        LsDrop::Unauthenticated,
+        LsDrop::Replay,
+        LsDrop::WrongType,
+        LsDrop::NotOurs,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            LsDrop::Malformed => "malformed",
+            LsDrop::Unauthenticated => "unauthenticated",
+            LsDrop::Replay => "replay",
+            LsDrop::WrongType => "wrong_type",
+            LsDrop::NotOurs => "not_ours",
+        }
+    }
 }
 
 impl Metrics {
@@ -93,6 +147,16 @@ impl Metrics {
     pub fn rejected(&self, why: Reject) -> u64 {
         let i = Reject::ALL.iter().position(|r| *r == why).unwrap_or(0);
         self.rejected[i].load(Relaxed)
+    }
+
+    pub fn ls_drop(&self, why: LsDrop) {
+        let i = LsDrop::ALL.iter().position(|r| *r == why).unwrap_or(0);
+        self.ls_dropped[i].fetch_add(1, Relaxed);
+    }
+
+    pub fn ls_dropped(&self, why: LsDrop) -> u64 {
+        let i = LsDrop::ALL.iter().position(|r| *r == why).unwrap_or(0);
+        self.ls_dropped[i].load(Relaxed)
     }
 
     pub fn get(c: &AtomicU64) -> u64 {
@@ -138,6 +202,95 @@ impl Metrics {
             "send_errors_total",
             "Replies the kernel refused to send.",
             &self.send_errors,
+        );
+        for (name, help, v) in [
+            (
+                "ls_heartbeats_sent_total",
+                "Heartbeats sent to the current LS.",
+                &self.ls_heartbeats_sent,
+            ),
+            (
+                "ls_heartbeat_acks_total",
+                "Heartbeat acknowledgements received from an LS.",
+                &self.ls_heartbeat_acks,
+            ),
+            (
+                "ls_failovers_total",
+                "Switches to the next LS after the current one stopped acknowledging.",
+                &self.ls_failovers,
+            ),
+            (
+                "ls_rtt_requests_total",
+                "Authenticated LSS_RTT_REQUESTs received.",
+                &self.ls_rtt_requests,
+            ),
+            (
+                "ls_rtt_replies_total",
+                "LSS_RTT_REPLYs sent.",
+                &self.ls_rtt_replies,
+            ),
+            (
+                "ls_rtt_busy_total",
+                "RTT requests dropped at the concurrency limit.",
+                &self.ls_rtt_busy,
+            ),
+            (
+                "ls_rtt_errors_total",
+                "RTT requests that could not be measured (no ICMPv6 socket).",
+                &self.ls_rtt_errors,
+            ),
+            (
+                "ls_assigns_total",
+                "LSS_MA_ASSIGNs accepted.",
+                &self.ls_assigns,
+            ),
+            (
+                "ls_assigns_refused_total",
+                "LSS_MA_ASSIGNs refused at ls.max_users.",
+                &self.ls_assigns_refused,
+            ),
+            (
+                "ls_send_errors_total",
+                "LS datagrams the kernel refused to send.",
+                &self.ls_send_errors,
+            ),
+            (
+                "shaping_installs_total",
+                "Users whose shaping was installed.",
+                &self.shaping_installs,
+            ),
+            (
+                "shaping_removals_total",
+                "Users whose shaping was removed.",
+                &self.shaping_removals,
+            ),
+            (
+                "shaping_errors_total",
+                "Shaping commands that failed or were dropped.",
+                &self.shaping_errors,
+            ),
+        ] {
+            counter(name, help, v);
+        }
+        let _ = writeln!(
+            s,
+            "# HELP lin6agentd_ls_dropped_total LS datagrams dropped, by reason.\n\
+             # TYPE lin6agentd_ls_dropped_total counter"
+        );
+        for r in LsDrop::ALL {
+            let _ = writeln!(
+                s,
+                "lin6agentd_ls_dropped_total{{reason=\"{}\"}} {}",
+                r.label(),
+                self.ls_dropped(r)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "# HELP lin6agentd_ls_users Users the LS sent here, by level.\n# TYPE lin6agentd_ls_users gauge\n\
+             lin6agentd_ls_users{{level=\"normal\"}} {}\nlin6agentd_ls_users{{level=\"premium\"}} {}",
+            self.gauge_ls_users_normal.load(Relaxed),
+            self.gauge_ls_users_premium.load(Relaxed)
         );
         let _ = writeln!(
             s,

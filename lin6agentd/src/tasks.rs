@@ -7,9 +7,11 @@ use crate::coherence;
 use crate::config::Config;
 use crate::db::{Backend, Store};
 use crate::error::AgentError;
+use crate::ls_client::{self, LsShared};
 use crate::metrics::{Metrics, Reject};
 use crate::mmsg::Batch;
 use crate::network;
+use crate::shaping::{Shaper, ShapingQueue};
 use lin6::wire::Codec;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
@@ -37,16 +39,30 @@ pub struct Running {
     pub query_addr: SocketAddr,
     pub metrics_addr: Option<SocketAddr>,
     pub agent: Arc<Agent>,
+    /// The LS side, if `ls` is configured.
+    pub ls: Option<Arc<LsShared>>,
+    /// Where the LS side's socket is bound (the MA's control address).
+    pub ls_addr: Option<SocketAddr>,
+    /// The LS list the LS side follows; DNS discovery can publish here.
+    pub ls_servers: Option<watch::Sender<Vec<SocketAddr>>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    shaping_worker: Option<JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops the tasks and waits for them.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        for t in self.tasks {
+        for t in self.tasks.drain(..) {
             let _ = t.await;
+        }
+        // The shaping worker clears its rules once the last queue handle
+        // (held by the LS state) is gone; a clone kept elsewhere would keep
+        // it waiting, hence the bound.
+        self.ls = None;
+        if let Some(w) = self.shaping_worker.take() {
+            let _ = timeout(Duration::from_secs(10), w).await;
         }
         self.agent.store().close().await;
     }
@@ -57,12 +73,24 @@ impl Running {
         for t in &self.tasks {
             t.abort();
         }
+        if let Some(w) = &self.shaping_worker {
+            w.abort();
+        }
     }
 }
 
 /// Opens the database and starts serving. Errors here are configuration,
 /// database or bind errors.
 pub async fn spawn(cfg: Config) -> Result<Running, AgentError> {
+    let shaper = crate::shaping::from_config(&cfg)?;
+    spawn_with_shaper(cfg, shaper).await
+}
+
+/// [`spawn`] with the shaper given (tests record what it is asked to do).
+pub async fn spawn_with_shaper(
+    cfg: Config,
+    shaper: Arc<dyn Shaper>,
+) -> Result<Running, AgentError> {
     let url = cfg.database.url.clone();
     let store = Store::open(
         &url,
@@ -155,6 +183,17 @@ pub async fn spawn(cfg: Config) -> Result<Running, AgentError> {
         Duration::from_secs(cfg.mapping.gc_interval_s),
         stop_rx.clone(),
     )));
+    let (mut ls, mut ls_addr, mut ls_servers, mut shaping_worker) = (None, None, None, None);
+    if let (Some(lcfg), Some(key)) = (cfg.ls.clone(), cfg.ls_key()?) {
+        let (queue, worker) = ShapingQueue::start(shaper, metrics.clone());
+        let (tx, rx) = watch::channel(lcfg.servers.clone());
+        let r = ls_client::spawn(lcfg, key, agent.clone(), queue, rx, stop_rx.clone()).await?;
+        tasks.extend(r.tasks);
+        ls = Some(r.shared);
+        ls_addr = Some(r.local_addr);
+        ls_servers = Some(tx);
+        shaping_worker = Some(worker);
+    }
     let mut metrics_addr = None;
     if let Some(addr) = cfg.metrics_listen {
         let l = TcpListener::bind(addr)
@@ -165,7 +204,7 @@ pub async fn spawn(cfg: Config) -> Result<Running, AgentError> {
                 source,
             })?;
         metrics_addr = l.local_addr().ok();
-        tasks.push(tokio::spawn(serve_metrics(l, metrics, stop_rx)));
+        tasks.push(tokio::spawn(serve_metrics(l, metrics, ls.clone(), stop_rx)));
     }
     info!(%registration_addr, %query_addr, ?metrics_addr, ?backend, "lin6agentd running");
     Ok(Running {
@@ -173,8 +212,12 @@ pub async fn spawn(cfg: Config) -> Result<Running, AgentError> {
         query_addr,
         metrics_addr,
         agent,
+        ls,
+        ls_addr,
+        ls_servers,
         stop,
         tasks,
+        shaping_worker,
     })
 }
 
@@ -330,7 +373,12 @@ const MAX_REQUEST: usize = 4096;
 
 /// A deliberately tiny HTTP/1.0 responder for `/metrics`, as in lsd: one
 /// connection at a time with a short timeout is plenty for a scraper.
-async fn serve_metrics(l: TcpListener, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
+async fn serve_metrics(
+    l: TcpListener,
+    metrics: Arc<Metrics>,
+    ls: Option<Arc<LsShared>>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let conn = tokio::select! {
             c = l.accept() => c,
@@ -351,6 +399,14 @@ async fn serve_metrics(l: TcpListener, metrics: Arc<Metrics>, mut stop: watch::R
             let path = line.split_whitespace().nth(1).unwrap_or("");
             let (status, ctype, body) = match path {
                 "/metrics" => ("200 OK", "text/plain; version=0.0.4", metrics.render()),
+                "/ls" => match &ls {
+                    Some(ls) => (
+                        "200 OK",
+                        "application/json",
+                        serde_json::to_string_pretty(&ls.status()).unwrap_or_default(),
+                    ),
+                    None => ("404 Not Found", "text/plain", "ls is not configured\n".to_string()),
+                },
                 _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
             };
             let head = format!(

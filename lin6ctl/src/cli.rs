@@ -59,6 +59,9 @@ pub enum Command {
     /// Address arithmetic; needs no kernel module.
     #[command(subcommand)]
     Addr(AddrCmd),
+    /// The load-sharing server (lsd): status and operator drain.
+    #[command(subcommand)]
+    Ls(crate::ls::LsCmd),
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@
 mod addr;
 mod cli;
 mod dns;
+mod ls;
 mod map;
 mod monitor;
 mod node;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         Command::Monitor(a) => monitor::run(a, &out),
         Command::Dns(c) => dns::run(c, &out),
         Command::Addr(c) => addr::run(c, &out),
+        Command::Ls(c) => ls::run(c, &out),
     })
 }
 

@@ -21,6 +21,8 @@ pub enum CtlError {
     },
     /// Writing the output failed (other than a closed pipe).
     Output(io::Error),
+    /// A daemon could not be reached or refused (the message says which).
+    Other(String),
 }
 
 impl From<netlink::Error> for CtlError {
@@ -80,6 +82,7 @@ impl fmt::Display for CtlError {
                 )
             }
             CtlError::Output(e) => write!(f, "lin6ctl: writing output: {e}"),
+            CtlError::Other(m) => f.write_str(m),
         }
     }
 }

@@ -45,10 +45,40 @@ pub struct Config {
     /// Accepted difference between a message's timestamp and our clock.
     #[serde(default = "default_skew")]
     pub clock_skew_s: u32,
-    /// Node ID -> level. A stand-in for the shared subscriber database, which
-    /// lsd does not read yet.
+    /// The subscriber database the MAs use (lin6agentd's `database.url`):
+    /// where service levels come from. Off if absent.
+    #[serde(default)]
+    pub database: Option<DatabaseConfig>,
+    /// Node ID -> level, for an LS without a database (tests, a one-box
+    /// demo). Refused together with `database`: one source of truth.
     #[serde(default)]
     pub subscribers: BTreeMap<NodeId, ServiceLevel>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite:///var/lib/lin6/agent.db` or `postgres://user@host/db`.
+    pub url: String,
+    /// How often the levels are re-read; a level change reaches lsd within it.
+    #[serde(default = "default_refresh_s")]
+    pub refresh_s: u64,
+    /// Upper bound on the subscribers held in memory; a database with more
+    /// enabled subscribers is refused, not truncated.
+    #[serde(default = "default_max_subscribers")]
+    pub max_subscribers: usize,
+    #[serde(default = "default_db_timeout_ms")]
+    pub connect_timeout_ms: u64,
+}
+
+fn default_refresh_s() -> u64 {
+    10
+}
+fn default_max_subscribers() -> usize {
+    1_000_000
+}
+fn default_db_timeout_ms() -> u64 {
+    5_000
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -271,6 +301,18 @@ impl Config {
         if r.tracked_prefixes == 0 {
             return bad("rate_limits.tracked_prefixes must be positive");
         }
+        if let Some(db) = &self.database {
+            if !self.subscribers.is_empty() {
+                return bad(
+                    "set either database (the subscriber database) or subscribers (a static map), not both",
+                );
+            }
+            if db.refresh_s == 0 || db.max_subscribers == 0 || db.connect_timeout_ms == 0 {
+                return bad(
+                    "database.refresh_s, database.max_subscribers and database.connect_timeout_ms must be positive",
+                );
+            }
+        }
         if self.peers.contains(&self.peer_listen) {
             return bad("peers must not contain our own peer_listen address");
         }
@@ -317,6 +359,21 @@ mod tests {
         assert_eq!(c.subscribers.len(), 2);
         assert!(c.subscribers.values().any(|l| *l == ServiceLevel::Premium));
         assert_eq!(c.load.threshold, 0.5);
+    }
+
+    #[test]
+    fn database_and_a_static_subscriber_map_are_refused_together() {
+        let c = Config::parse(&format!(
+            "{KEY}database: {{ url: \"sqlite:///tmp/x.db\" }}\n"
+        ))
+        .unwrap();
+        let db = c.database.unwrap();
+        assert_eq!((db.refresh_s, db.max_subscribers), (10, 1_000_000));
+        let e = Config::parse(&format!(
+            "{KEY}database: {{ url: \"sqlite:///tmp/x.db\" }}\nsubscribers: {{ \"02:01:4a:00:00:00:00:01\": normal }}\n"
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("not both"), "{e}");
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub enum ConfigError {
 pub enum LsdError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error("subscriber database: {0}")]
+    Db(#[from] lin6db::DbError),
     #[error("cannot bind {what} on {addr}: {source}")]
     Bind {
         what: &'static str,

@@ -314,7 +314,36 @@ impl Lsd {
                     _ => {}
                 }
                 self.relay_ma(now, unix, &hb.ma_addr, out);
+                self.ack_heartbeat(now, unix, from, &hb.ma_addr, out);
             }
+        }
+    }
+
+    /// Answers an accepted heartbeat with the MA's entry as this LS now holds
+    /// it (an LSS_MATBL_UPDATE, not full, one entry), to the MA's control
+    /// address. The MA learns that this LS is alive (it fails over to the
+    /// next LS when these stop) and how the LS sees it (e.g. drained).
+    fn ack_heartbeat(
+        &mut self,
+        now: Instant,
+        unix: u32,
+        to: SocketAddrV6,
+        ma: &Ipv6Addr,
+        out: &mut Vec<Out>,
+    ) {
+        let Some(e) = self.ma.to_entry(now, ma) else {
+            return;
+        };
+        let b = MatblUpdate {
+            full: false,
+            entries: vec![e],
+        };
+        if let Some(bytes) = self.signed(unix, b) {
+            out.push(Out {
+                sock: Sock::Ls,
+                to: SocketAddr::V6(to),
+                bytes,
+            });
         }
     }
 
@@ -589,6 +618,14 @@ impl Lsd {
         if now >= self.next_sweep {
             self.answers.expire(now);
             self.next_sweep = now + SWEEP_EVERY;
+            // Once a second rather than per datagram: these walk the table.
+            let (normal, premium) = self.ma.users_by_level();
+            let m = &self.metrics;
+            m.gauge_users_normal
+                .store(normal, std::sync::atomic::Ordering::Relaxed);
+            m.gauge_users_premium
+                .store(premium, std::sync::atomic::Ordering::Relaxed);
+            Metrics::set(&m.gauge_ma_drained, self.ma.drained_count());
         }
         self.update_gauges();
         out

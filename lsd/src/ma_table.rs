@@ -92,6 +92,21 @@ impl MaTable {
         self.entries.values().filter(|e| e.active).count()
     }
 
+    /// Users on active MAs, (normal, premium): what the pool serves now.
+    pub fn users_by_level(&self) -> (u64, u64) {
+        self.entries
+            .values()
+            .filter(|e| e.active)
+            .fold((0, 0), |(n, p), e| {
+                (n + u64::from(e.normal), p + u64::from(e.premium))
+            })
+    }
+
+    /// Entries an operator has drained.
+    pub fn drained_count(&self) -> usize {
+        self.entries.values().filter(|e| e.admin_drained).count()
+    }
+
     fn room_for_new(&self, addr: &Ipv6Addr) -> Result<(), TableError> {
         if !self.entries.contains_key(addr) && self.entries.len() >= self.capacity {
             return Err(TableError::Full {

@@ -89,6 +89,9 @@ pub struct Metrics {
     pub gauge_answers: AtomicU64,
     pub gauge_pending: AtomicU64,
     pub gauge_peers_up: AtomicU64,
+    pub gauge_users_normal: AtomicU64,
+    pub gauge_users_premium: AtomicU64,
+    pub gauge_ma_drained: AtomicU64,
 }
 
 impl Metrics {
@@ -219,6 +222,18 @@ impl Metrics {
             &self.gauge_pending,
         );
         gauge("peers_up", "Peer LSs heard from.", &self.gauge_peers_up);
+        gauge(
+            "ma_drained",
+            "MAs drained by an operator (no new users).",
+            &self.gauge_ma_drained,
+        );
+        let _ = writeln!(
+            s,
+            "# HELP lsd_users Users on active MAs, by level (the MAs' counts plus users sent since).\n\
+             # TYPE lsd_users gauge\nlsd_users{{level=\"normal\"}} {}\nlsd_users{{level=\"premium\"}} {}",
+            self.gauge_users_normal.load(Relaxed),
+            self.gauge_users_premium.load(Relaxed)
+        );
         s
     }
 }

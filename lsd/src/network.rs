@@ -11,6 +11,10 @@ use tracing::debug;
 pub struct Sockets {
     pub ls: UdpSocket,
     pub peer: UdpSocket,
+    /// Bound addresses, read once: asking the kernel on every send would be
+    /// one more system call per datagram.
+    ls_local: Option<SocketAddr>,
+    peer_local: Option<SocketAddr>,
 }
 
 impl Sockets {
@@ -20,9 +24,13 @@ impl Sockets {
                 .await
                 .map_err(|source| LsdError::Bind { what, addr, source })
         };
+        let ls = bind("MA/user socket (listen)", cfg.listen).await?;
+        let peer = bind("peer socket (peer_listen)", cfg.peer_listen).await?;
         Ok(Sockets {
-            ls: bind("MA/user socket (listen)", cfg.listen).await?,
-            peer: bind("peer socket (peer_listen)", cfg.peer_listen).await?,
+            ls_local: ls.local_addr().ok(),
+            peer_local: peer.local_addr().ok(),
+            ls,
+            peer,
         })
     }
 
@@ -34,15 +42,30 @@ impl Sockets {
         ))
     }
 
+    /// Where `o` goes, in the form its socket can send to.
+    pub fn dest(&self, o: &Out) -> SocketAddr {
+        match o.sock {
+            Sock::Ls => fit(o.to, self.ls_local),
+            Sock::Peer => fit(o.to, self.peer_local),
+        }
+    }
+
     /// Sends one datagram. UDP send errors (no route, a peer that is down)
     /// are counted and logged, never fatal: the protocol retries by itself.
     pub async fn send(&self, o: &Out, metrics: &Metrics) {
-        let sock = match o.sock {
-            Sock::Ls => &self.ls,
-            Sock::Peer => &self.peer,
+        let (sock, local) = match o.sock {
+            Sock::Ls => (&self.ls, self.ls_local),
+            Sock::Peer => (&self.peer, self.peer_local),
         };
-        let to = fit(o.to, sock.local_addr().ok());
-        if let Err(e) = sock.send_to(&o.bytes, to).await {
+        let to = fit(o.to, local);
+        // Most sends complete at once; only a full socket buffer waits.
+        let r = match sock.try_send_to(&o.bytes, to) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                sock.send_to(&o.bytes, to).await
+            }
+            r => r,
+        };
+        if let Err(e) = r {
             Metrics::inc(&metrics.send_errors);
             debug!(%to, "send failed: {e}");
         }

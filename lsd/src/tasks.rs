@@ -4,21 +4,26 @@
 
 use crate::config::Config;
 use crate::error::LsdError;
-use crate::events::{Lsd, Sock};
+use crate::events::{Lsd, Out, Sock};
 use crate::metrics::Metrics;
 use crate::network::Sockets;
+use crate::peers::canonical;
 use crate::subscribers::SubscriberLevels;
 use lin6::auth::unix_now;
 use lin6::ls::MAX_DATAGRAM;
+use lin6::ls::MsgType;
+use lin6::mmsg::{self, Batch};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::Interest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// A running daemon. Dropping it does not stop it; call [`Running::shutdown`].
 pub struct Running {
@@ -99,15 +104,63 @@ async fn event_loop(
 ) {
     // One byte more than the largest valid datagram, so that an oversized one
     // shows up as oversized rather than silently truncated to a valid length.
-    let mut b1 = vec![0u8; MAX_DATAGRAM + 1];
     let mut b2 = vec![0u8; MAX_DATAGRAM + 1];
+    // The MA/user socket carries the load (every user request), so it is read
+    // and answered in batches: one recvmmsg for up to 64 datagrams, handled
+    // under one lock and clock reading, the replies to their senders written
+    // in place and sent with one sendmmsg. Its datagrams are small (at most
+    // 84 bytes valid), which the batch's 128-byte slots exceed.
+    let mut batch = Batch::new();
+    let fd = socks.ls.as_raw_fd();
     let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
     loop {
         let wake = lock().next_wake();
         let outs = tokio::select! {
-            r = socks.ls.recv_from(&mut b1) => match r {
-                Ok((n, from)) => lock().handle(Instant::now(), unix_now(), Sock::Ls, from, &b1[..n]),
-                Err(e) => { warn!("receive on MA/user socket: {e}"); Vec::new() }
+            r = socks.ls.readable() => match r {
+                Ok(()) => match socks.ls.try_io(Interest::READABLE, || batch.recv(fd)) {
+                    Ok(n) => {
+                        let now = Instant::now();
+                        let unix = unix_now();
+                        let others = {
+                            let mut g = lock();
+                            let mut others = Vec::new();
+                            for i in 0..n {
+                                let Some(from) = batch.source(i) else { continue };
+                                let outs = g.handle(now, unix, Sock::Ls, from, batch.datagram(i));
+                                let mut replied = false;
+                                for o in outs {
+                                    // Only the unauthenticated answer to a user goes in
+                                    // place: signed messages must leave in the order
+                                    // they were signed, or the receiver's replay check
+                                    // drops the earlier ones.
+                                    if !replied
+                                        && o.sock == Sock::Ls
+                                        && o.bytes.get(1) == Some(&(MsgType::MaReply as u8))
+                                        && canonical(o.to) == canonical(from)
+                                        && o.bytes.len() <= mmsg::SLOT
+                                    {
+                                        batch.reply(i, &o.bytes);
+                                        replied = true;
+                                    } else {
+                                        others.push(o);
+                                    }
+                                }
+                            }
+                            others
+                        };
+                        send_batch(&socks, &mut batch, &metrics).await;
+                        // The rest (assignments, acknowledgements, RTT
+                        // requests) in order, with as few sendmmsg calls as
+                        // possible; peer traffic below, one by one.
+                        let (ls_outs, peer_outs): (Vec<Out>, Vec<Out>) =
+                            others.into_iter().partition(|o| o.sock == Sock::Ls);
+                        send_many(&socks, &ls_outs, &metrics).await;
+                        peer_outs
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Vec::new(),
+                    Err(e) => { warn!("receive on MA/user socket: {e}"); Vec::new() }
+                },
+                Err(e) => { warn!("MA/user socket: {e}"); Vec::new() }
             },
             r = socks.peer.recv_from(&mut b2) => match r {
                 Ok((n, from)) => lock().handle(Instant::now(), unix_now(), Sock::Peer, from, &b2[..n]),
@@ -122,7 +175,113 @@ async fn event_loop(
     }
 }
 
-/// Requests larger than this are refused: we only serve two GET paths.
+/// Sends `outs` (all for the MA/user socket) in order, in batches.
+async fn send_many(socks: &Sockets, outs: &[Out], metrics: &Metrics) {
+    let fd = socks.ls.as_raw_fd();
+    let msgs: Vec<(&[u8], SocketAddr)> =
+        outs.iter().map(|o| (&o.bytes[..], socks.dest(o))).collect();
+    let mut sent = 0;
+    while sent < msgs.len() {
+        match socks
+            .ls
+            .try_io(Interest::WRITABLE, || mmsg::send_to_many(fd, &msgs[sent..]))
+        {
+            Ok(n) => sent += n.max(1),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if socks.ls.writable().await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                Metrics::inc(&metrics.send_errors);
+                debug!(to = %msgs[sent].1, "send failed: {e}");
+                // Skip the datagram the kernel refused and go on.
+                sent += 1;
+            }
+        }
+    }
+}
+
+/// Sends what [`Batch::reply`] queued, waiting for room if the socket
+/// buffer is full; a send error drops the rest of the batch (counted), as
+/// a single failed send would.
+async fn send_batch(socks: &Sockets, batch: &mut Batch, metrics: &Metrics) {
+    let fd = socks.ls.as_raw_fd();
+    let mut sent = 0;
+    while sent < batch.queued() {
+        match socks.ls.try_io(Interest::WRITABLE, || batch.send(fd, sent)) {
+            Ok(n) => sent += n.max(1),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if socks.ls.writable().await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                Metrics::inc(&metrics.send_errors);
+                debug!("batched send: {e}");
+                // Skip the datagram the kernel refused and go on.
+                sent += 1;
+            }
+        }
+    }
+}
+
+fn canonical_ip(a: SocketAddr) -> std::net::IpAddr {
+    match a {
+        SocketAddr::V6(v6) => v6
+            .ip()
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(*v6.ip()), std::net::IpAddr::V4),
+        SocketAddr::V4(v4) => std::net::IpAddr::V4(*v4.ip()),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct DrainResult {
+    ma: std::net::Ipv6Addr,
+    drained: bool,
+    /// Whether the MA is in the table now; a drain of an unknown MA still
+    /// holds for when it first heartbeats.
+    known: bool,
+}
+
+/// Operator drain over HTTP: `POST /drain?ma=ADDR`, `POST /undrain?ma=ADDR`.
+/// Only from a loopback peer: whoever reaches `metrics_listen` from elsewhere
+/// may read the tables but not change them.
+fn drain_request(
+    state: &Arc<Mutex<Lsd>>,
+    path: &str,
+    local_peer: bool,
+) -> (&'static str, &'static str, String) {
+    if !local_peer {
+        return (
+            "403 Forbidden",
+            "text/plain",
+            "drain is accepted from loopback only\n".to_string(),
+        );
+    }
+    let (drained, arg) = match path.split_once("?ma=") {
+        Some(("/drain", a)) => (true, a),
+        Some(("/undrain", a)) => (false, a),
+        _ => return ("404 Not Found", "text/plain", "not found\n".to_string()),
+    };
+    let Ok(ma) = arg.parse::<std::net::Ipv6Addr>() else {
+        return (
+            "400 Bad Request",
+            "text/plain",
+            format!("{arg:?} is not an IPv6 address\n"),
+        );
+    };
+    let known = state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .set_drained(ma, drained);
+    info!(%ma, drained, known, "operator drain");
+    let body = serde_json::to_string(&DrainResult { ma, drained, known }).unwrap_or_default();
+    ("200 OK", "application/json", body)
+}
+
+/// Requests larger than this are refused: we only serve a few paths.
 const MAX_REQUEST: usize = 4096;
 
 /// A deliberately tiny HTTP/1.0 responder: `/metrics` (Prometheus text) and
@@ -151,8 +310,20 @@ async fn serve_metrics(
                 buf.extend_from_slice(&chunk[..n]);
             }
             let line = String::from_utf8_lossy(&buf);
-            let path = line.split_whitespace().nth(1).unwrap_or("");
-            let (status, ctype, body) = match path {
+            let mut words = line.split_whitespace();
+            let method = words.next().unwrap_or("");
+            let path = words.next().unwrap_or("");
+            let local_peer = s.peer_addr().is_ok_and(|a| canonical_ip(a).is_loopback());
+            let (status, ctype, body) = match (method, path) {
+                ("POST", p) if p.starts_with("/drain?ma=") || p.starts_with("/undrain?ma=") => {
+                    drain_request(&state, p, local_peer)
+                }
+                (_, p) if p.starts_with("/drain") || p.starts_with("/undrain") => (
+                    "405 Method Not Allowed",
+                    "text/plain",
+                    "use POST /drain?ma=ADDR or POST /undrain?ma=ADDR\n".to_string(),
+                ),
+                (_, path) => match path {
                 "/metrics" => ("200 OK", "text/plain; version=0.0.4", metrics.render()),
                 "/state" => {
                     let snap = state
@@ -163,6 +334,7 @@ async fn serve_metrics(
                     ("200 OK", "application/json", json)
                 }
                 _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
+                },
             };
             let head = format!(
                 "HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

@@ -429,3 +429,28 @@ async fn a_restarted_ls_syncs_to_the_same_tables() {
     a.shutdown().await;
     b2.shutdown().await;
 }
+
+#[tokio::test]
+async fn oversized_datagrams_on_the_user_socket_are_dropped_as_malformed_and_lsd_goes_on() {
+    let p = ports();
+    let a = start(config(&p, &[], "")).await;
+    let metrics = a.with(|s| s.metrics());
+    let s = UdpSocket::bind("[::1]:0").await.unwrap();
+    // Larger than the batch's 128-byte slots: a valid header declaring the
+    // whole length must not be read as a shorter valid message.
+    let mut big = vec![0u8; 300];
+    big[0] = 1;
+    big[1] = 0x06;
+    big[2..4].copy_from_slice(&((300 - 16 - 32) as u16).to_be_bytes());
+    s.send_to(&big, a.ls_addr).await.unwrap();
+    s.send_to(&[0u8; 1400], a.ls_addr).await.unwrap();
+    eventually("both counted malformed", || {
+        metrics.drops(DropReason::Malformed) == 2
+    })
+    .await;
+    assert_eq!(
+        ask(a.ls_addr, "02:01:4a:00:00:00:00:99").await,
+        MaReply::Refused(ReplyCode::UnknownNode)
+    );
+    a.shutdown().await;
+}

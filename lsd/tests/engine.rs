@@ -242,3 +242,52 @@ fn a_stale_timestamp_is_dropped_as_a_replay() {
     assert!(s.ma_table().is_empty());
     assert_eq!(s.metrics().drops(DropReason::Replay), 1);
 }
+
+#[test]
+fn an_accepted_heartbeat_is_acknowledged_to_the_ma_with_its_entry_and_a_forged_one_is_not() {
+    let (mut s, t0) = lsd("");
+    let hb = Heartbeat {
+        ma_addr: ma(1),
+        capacity_kbps: 100_000,
+        normal: 3,
+        premium: 1,
+        load_ppm: 0,
+        draining: false,
+    };
+    let outs = s.handle(t0, UNIX, Sock::Ls, ma_ctl(1), &signed(10, hb));
+    let k = key();
+    let acks: Vec<MatblUpdate> = outs
+        .iter()
+        .filter(|o| o.to == ma_ctl(1) && o.sock == Sock::Ls)
+        .filter_map(|o| match decode(&o.bytes, |_| Some(&k)).ok()?.body {
+            Body::MatblUpdate(u) => Some(u),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(acks.len(), 1, "{outs:?}");
+    let e = acks[0].entries[0];
+    assert_eq!((e.ma_addr, e.flags.active), (ma(1), true));
+    let wrong = Key::from_hex(1, "ffeeddccbbaa99887766554433221100").unwrap();
+    let forged = Message::new(11, UNIX, hb).encode(Some(&wrong)).unwrap();
+    assert!(s.handle(t0, UNIX, Sock::Ls, ma_ctl(1), &forged).is_empty());
+}
+
+#[test]
+fn metrics_show_users_per_level_on_active_mas_and_drained_mas() {
+    let (mut s, t0) = lsd("");
+    let hb = Heartbeat {
+        ma_addr: ma(1),
+        capacity_kbps: 100_000,
+        normal: 3,
+        premium: 1,
+        load_ppm: 0,
+        draining: false,
+    };
+    s.handle(t0, UNIX, Sock::Ls, ma_ctl(1), &signed(10, hb));
+    s.set_drained(ma(1), true);
+    s.tick(t0 + Duration::from_millis(1100), UNIX);
+    let text = s.metrics().render();
+    assert!(text.contains("lsd_users{level=\"normal\"} 3\n"), "{text}");
+    assert!(text.contains("lsd_users{level=\"premium\"} 1\n"), "{text}");
+    assert!(text.contains("lsd_ma_drained 1\n"), "{text}");
+}

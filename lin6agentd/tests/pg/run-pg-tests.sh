@@ -7,3 +7,5 @@ here="$(cd "$(dirname "$0")" && pwd)"
 eval "$("$here/start-postgres.sh")"
 trap '"$here/stop-postgres.sh"' EXIT INT TERM
 LIN6AGENTD_REQUIRE_PG=1 cargo test -p lin6agentd --test pg_replicas "$@"
+# lsd reads service levels from the same database (lin6db).
+LIN6AGENTD_REQUIRE_PG=1 cargo test -p lsd --test subscriber_db "$@"
