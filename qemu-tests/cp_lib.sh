@@ -264,12 +264,12 @@ cp_registered() {
   test "$(cp_resolvd_metric "$1" lin6resolvd_registrations_ok_total 2>/dev/null || echo 0)" -ge 1
 }
 
-# cp_kill NAME: stops the daemon started as NAME (an agent's name, or
-# resolvd-NS) by its recorded PID, and waits for it.
+# cp_kill NAME [SIGNAL]: stops the daemon started as NAME (an agent's name,
+# or resolvd-NS) by its recorded PID, and waits for it.
 cp_kill() {
   local pid
   pid=$(cat "$CP_WORK/$1/pid")
-  kill "$pid" 2>/dev/null || true
+  kill -"${2:-TERM}" "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
 

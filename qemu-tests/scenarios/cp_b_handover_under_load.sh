@@ -24,7 +24,6 @@
 # the address (same capture) to that first packet.
 source "$LIN6_QEMU_TESTS/cp_lib.sh"
 cp_topology --no-mn-link
-host mn
 MN_TOKEN=::$MN_IID
 for n in 1 2 3; do
   router r$n

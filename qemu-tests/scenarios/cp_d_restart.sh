@@ -29,8 +29,9 @@ client=$!
 # 1. lin6agentd: SIGKILL, restart, its mappings are still there.
 sleep 1
 check "ma1 holds mn's mapping before" test "$(cp_agent_maps ma1 ma1 "$MN_ID")" = 2001:db8:a::/64
-pid=$(cat "$CP_WORK/ma1/pid"); kill -9 "$pid"; wait "$pid" 2>/dev/null || true
-check "ma1 is gone" bash -c "! kill -0 $pid 2>/dev/null"
+pid=$(cat "$CP_WORK/ma1/pid")
+cp_kill ma1 KILL
+check "ma1 is gone" test ! -e "/proc/$pid"
 cp_agent_run ma1 ma1
 check "after the restart ma1 still holds mn's mapping" test "$(cp_agent_maps ma1 ma1 "$MN_ID")" = 2001:db8:a::/64
 check "the restarted ma1 loaded it into its cache" \
@@ -43,7 +44,7 @@ check "answered by the restarted ma1 from what it kept" \
 check "cn maps mn again" test "$(cp_map cn "$MN_ID" | cut -d' ' -f1)" = 2001:db8:a::/64
 
 # 2. lin6resolvd on mn: SIGKILL, restart: it registers again.
-pid=$(cat "$CP_WORK/resolvd-mn/pid"); kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+cp_kill resolvd-mn KILL
 accepted=$(cp_agent_metric ma1 lin6agentd_registrations_accepted_total)
 cp_resolvd_run mn
 check "the restarted resolver registered (ma1 accepted one more)" \
