@@ -27,9 +27,9 @@ cp_topology --no-mn-link
 MN_TOKEN=::$MN_IID
 for n in 1 2 3; do
   router r$n
-  link r$n up rt rt-r$n
+  link r$n uplink rt rt-r$n
   cp_addr rt rt-r$n 2001:db8:f$n::ff/64
-  cp_addr r$n up 2001:db8:f$n::1/64 2001:db8:f$n::ff
+  cp_addr r$n uplink 2001:db8:f$n::1/64 2001:db8:f$n::ff
   in_ns rt ip -6 route add 2001:db8:$n::/64 via 2001:db8:f$n::1
   link mn eth$n r$n mn
   cp_addr r$n mn 2001:db8:$n::1/64
