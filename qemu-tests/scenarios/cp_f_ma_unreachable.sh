@@ -1,5 +1,5 @@
 # (cp f) The MA is unreachable when a miss happens (issue 4 §5f). The MN's
-# MA (ma1) is cut off (its router link down) when the CN first sends to the
+# MA (ma1) is cut off (its router drops all to it: netem loss 100%) when the CN first sends to the
 # MN: the CN's kernel queues the first packets within its bound (16 per
 # destination) and drops the rest (counted), lin6resolvd's MA Query times
 # out and it retries in rounds with backoff; the link comes back within the
@@ -39,8 +39,8 @@ sleep 1
 
 # The MA comes back 1 s after the first packet, whatever the speed of the
 # checks (a guest under TCG on a loaded host is slow): a timer of its own.
-in_ns rt ip link set rt-m1 down
-(sleep 1; ip netns exec rt ip link set rt-m1 up; date +%s.%N > "$CP_WORK/ma-up") &
+in_ns rt tc qdisc replace dev rt-m1 root netem loss 100%
+(sleep 1; ip netns exec rt tc qdisc del dev rt-m1 root; date +%s.%N > "$CP_WORK/ma-up") &
 timer=$!
 # 40 datagrams at once: 16 wait, 24 find the queue full.
 in_ns cn python3 -c '
@@ -71,14 +71,14 @@ kill $rx 2>/dev/null; wait $rx 2>/dev/null || true
 # (counted), the kernel drops what waited when it times out, and the next
 # packet after the MA is back resolves.
 in_ns cn lin6ctl map del "$MN_ID"
-in_ns rt ip link set rt-m1 down
+in_ns rt tc qdisc replace dev rt-m1 root netem loss 100%
 failed=$(cp_resolvd_metric cn lin6resolvd_resolve_failed_total)
 in_ns cn ping -6 -c 1 -W 1 "$MN_LIN6" > /dev/null 2>&1 || true
 gave_up() { test "$(cp_resolvd_metric cn lin6resolvd_resolve_failed_total)" -gt "$failed"; }
 check "with the MA away for long, the resolver gives up on the miss, counted" wait_for 15 gave_up
 timed_out() { test "$(lin6_stat cn drop_queue_timeout)" -ge 1; }
 check "and the kernel dropped the waiting packet on its timeout" wait_for 5 timed_out
-in_ns rt ip link set rt-m1 up
+in_ns rt tc qdisc del dev rt-m1 root
 check "after the MA is back, the next packet resolves and flows" \
   wait_for 15 in_ns cn ping -6 -c 1 -W 2 "$MN_LIN6"
 
