@@ -50,7 +50,8 @@ EOF
   in_ns mn ip token set "$MN_TOKEN" dev eth$n
 done
 loc() { echo "2001:db8:$1::$MN_IID"; }
-has_addr() { in_ns mn ip -6 addr show dev "eth$1" | grep -q "$(loc "$1")/64"; }
+# As ip prints it (RFC 5952 keeps a single zero group).
+has_addr() { in_ns mn ip -6 addr show dev "eth$1" | grep -q "2001:db8:$1:0:$MN_IID/64"; }
 
 # The MN starts on network 1.
 in_ns mn ip link set eth1 up
@@ -125,7 +126,7 @@ rows = []
 for line in open(f"{work}/moves"):
     old, new, t_up = line.split()
     t_up = float(t_up)
-    loc = f"2001:db8:{new}::{iid}/64"
+    loc = f"inet6 2001:db8:{new}:0:{iid}/64"
     t_addr = min(t for t, l in mon if loc in l and t >= t_up - 0.001)
     ra, data = [], []
     for l in open(f"{work}/dump{new}"):

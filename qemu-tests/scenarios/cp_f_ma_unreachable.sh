@@ -37,10 +37,12 @@ except Exception:
 rx=$!
 sleep 1
 
-# The MA comes back 1 s after the first packet, whatever the speed of the
-# checks (a guest under TCG on a loaded host is slow): a timer of its own.
+# The MA comes back 1 s after the first packet was sent, whatever the speed
+# of the checks (a guest under TCG on a loaded host is slow): a timer of its
+# own, started by the sender's timestamp.
 in_ns rt tc qdisc replace dev rt-m1 root netem loss 100%
-(sleep 1; ip netns exec rt tc qdisc del dev rt-m1 root; date +%s.%N > "$CP_WORK/ma-up") &
+(until [ -s "$CP_WORK/sent" ]; do sleep 0.05; done; sleep 1
+ ip netns exec rt tc qdisc del dev rt-m1 root; date +%s.%N > "$CP_WORK/ma-up") &
 timer=$!
 # 40 datagrams at once: 16 wait, 24 find the queue full.
 in_ns cn python3 -c '
