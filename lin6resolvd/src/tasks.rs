@@ -379,10 +379,12 @@ async fn registration_loop(
             continue;
         };
         let prefix = Prefix64::of(locator);
-        // A mobile node asks DNS again at every move (the listed MAs may
+        // A mobile node asks DNS again after every move (the listed MAs may
         // have changed, and it starts over at the first); a sticky server
-        // keeps the MAs it found until it stops.
-        if mas.is_empty() || (!sticky && (rediscover || was_move)) {
+        // keeps the MAs it found until it stops. The registration right
+        // after a move goes to the MAs already known, with no DNS lookup on
+        // the handover's path; the lookup is made at the next round.
+        if mas.is_empty() || (!sticky && rediscover && !was_move) {
             match discover_own(&ctx).await {
                 Ok(found) if !found.is_empty() => {
                     mas = found;
@@ -416,6 +418,9 @@ async fn registration_loop(
                 next = Instant::now() + cfg.refresh_after();
                 if registered.is_some_and(|p| p != prefix) {
                     ctx.notify_correspondents(&sock).await;
+                }
+                if was_move && !sticky {
+                    rediscover = true;
                 }
                 registered = Some(prefix);
             }

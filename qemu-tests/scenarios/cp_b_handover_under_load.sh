@@ -75,10 +75,10 @@ done
 in_ns mn ip -ts -o monitor address > "$CP_WORK/addrmon" &
 sleep 1
 
-# The stream: 24 MB from the CN, paced to ~16 Mbit/s at the CN (netem), so
+# The stream: 40 MB from the CN, paced to ~8 Mbit/s at the CN (netem), so
 # it lasts through every move.
-head -c 24000000 /dev/urandom > "$CP_WORK/file"
-in_ns cn tc qdisc add dev eth0 root netem rate 16mbit
+head -c 40000000 /dev/urandom > "$CP_WORK/file"
+in_ns cn tc qdisc add dev eth0 root netem rate 8mbit
 in_ns mn timeout 180 socat -u TCP6-LISTEN:5002,bind=[$MN_LIN6],reuseaddr OPEN:"$CP_WORK/recv",creat,trunc &
 server=$!
 sleep 0.5
