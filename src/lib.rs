@@ -5,6 +5,8 @@
 pub mod addr;
 pub mod auth;
 pub mod discovery;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod ls;
 pub mod mmsg;
 pub mod netlink;

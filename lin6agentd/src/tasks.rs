@@ -12,13 +12,14 @@ use crate::metrics::{Metrics, Reject};
 use crate::mmsg::Batch;
 use crate::network;
 use crate::shaping::{Shaper, ShapingQueue};
+use lin6::http::{Request, Response};
 use lin6::wire::Codec;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::Interest;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -368,58 +369,23 @@ async fn housekeeping(agent: Arc<Agent>, gc_every: Duration, mut stop: watch::Re
     }
 }
 
-/// Requests larger than this are refused: we serve one GET path.
-const MAX_REQUEST: usize = 4096;
-
-/// A deliberately tiny HTTP/1.0 responder for `/metrics`, as in lsd: one
-/// connection at a time with a short timeout is plenty for a scraper.
+/// `/metrics` and, with an LS configured, `/ls` (JSON), on the daemons'
+/// shared responder.
 async fn serve_metrics(
     l: TcpListener,
     metrics: Arc<Metrics>,
     ls: Option<Arc<LsShared>>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    loop {
-        let conn = tokio::select! {
-            c = l.accept() => c,
-            _ = stop.changed() => break,
-        };
-        let Ok((mut s, _)) = conn else { continue };
-        let r = timeout(Duration::from_secs(2), async {
-            let mut buf = Vec::with_capacity(512);
-            let mut chunk = [0u8; 512];
-            while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < MAX_REQUEST {
-                let n = s.read(&mut chunk).await?;
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
+    lin6::http::serve(l, Some(stop), |r: &Request| match r.path.as_str() {
+        "/metrics" => Response::metrics(metrics.render()),
+        "/ls" => match &ls {
+            Some(ls) => {
+                Response::json(serde_json::to_string_pretty(&ls.status()).unwrap_or_default())
             }
-            let line = String::from_utf8_lossy(&buf);
-            let path = line.split_whitespace().nth(1).unwrap_or("");
-            let (status, ctype, body) = match path {
-                "/metrics" => ("200 OK", "text/plain; version=0.0.4", metrics.render()),
-                "/ls" => match &ls {
-                    Some(ls) => (
-                        "200 OK",
-                        "application/json",
-                        serde_json::to_string_pretty(&ls.status()).unwrap_or_default(),
-                    ),
-                    None => ("404 Not Found", "text/plain", "ls is not configured\n".to_string()),
-                },
-                _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
-            };
-            let head = format!(
-                "HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            s.write_all(head.as_bytes()).await?;
-            s.write_all(body.as_bytes()).await?;
-            s.shutdown().await
-        })
-        .await;
-        if let Ok(Err(e)) = r {
-            warn!("metrics connection: {e}");
-        }
-    }
+            None => Response::text("404 Not Found", "ls is not configured\n"),
+        },
+        _ => Response::not_found(),
+    })
+    .await;
 }

@@ -1,20 +1,14 @@
 //! Prometheus text on `GET /metrics` (`metrics_listen`), from the counters
-//! in `events::Stats`. The same small HTTP/1.0 responder as lin6agentd's
-//! and lsd's: one path does not justify an HTTP stack.
+//! in `events::Stats`, served by the daemons' shared responder
+//! (`lin6::http`).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use lin6::http::{Request, Response};
 use tokio::net::TcpListener;
-use tokio::time::timeout;
-use tracing::warn;
 
 use crate::events::{Ctx, get};
-
-/// Longest request head read; anything longer is answered as it stands.
-const MAX_REQUEST: usize = 4096;
 
 /// The metrics text.
 pub fn render(ctx: &Ctx) -> String {
@@ -92,38 +86,9 @@ pub fn render(ctx: &Ctx) -> String {
 }
 
 pub async fn serve(l: TcpListener, ctx: Arc<Ctx>) {
-    loop {
-        let Ok((mut s, _)) = l.accept().await else {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        let r = timeout(Duration::from_secs(2), async {
-            let mut buf = Vec::with_capacity(512);
-            let mut chunk = [0u8; 512];
-            while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < MAX_REQUEST {
-                let n = s.read(&mut chunk).await?;
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            let line = String::from_utf8_lossy(&buf);
-            let path = line.split_whitespace().nth(1).unwrap_or("");
-            let (status, ctype, body) = match path {
-                "/metrics" => ("200 OK", "text/plain; version=0.0.4", render(&ctx)),
-                _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
-            };
-            let head = format!(
-                "HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            s.write_all(head.as_bytes()).await?;
-            s.write_all(body.as_bytes()).await?;
-            s.shutdown().await
-        })
-        .await;
-        if let Ok(Err(e)) = r {
-            warn!("metrics connection: {e}");
-        }
-    }
+    lin6::http::serve(l, None, |r: &Request| match r.path.as_str() {
+        "/metrics" => Response::metrics(render(&ctx)),
+        _ => Response::not_found(),
+    })
+    .await;
 }

@@ -10,19 +10,18 @@ use crate::network::Sockets;
 use crate::peers::canonical;
 use crate::subscribers::SubscriberLevels;
 use lin6::auth::unix_now;
+use lin6::http::{Request, Response};
 use lin6::ls::MAX_DATAGRAM;
 use lin6::ls::MsgType;
 use lin6::mmsg::{self, Batch};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::io::Interest;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info, warn};
 
 /// A running daemon. Dropping it does not stop it; call [`Running::shutdown`].
@@ -226,16 +225,6 @@ async fn send_batch(socks: &Sockets, batch: &mut Batch, metrics: &Metrics) {
     }
 }
 
-fn canonical_ip(a: SocketAddr) -> std::net::IpAddr {
-    match a {
-        SocketAddr::V6(v6) => v6
-            .ip()
-            .to_ipv4_mapped()
-            .map_or(std::net::IpAddr::V6(*v6.ip()), std::net::IpAddr::V4),
-        SocketAddr::V4(v4) => std::net::IpAddr::V4(*v4.ip()),
-    }
-}
-
 #[derive(serde::Serialize)]
 struct DrainResult {
     ma: std::net::Ipv6Addr,
@@ -248,27 +237,18 @@ struct DrainResult {
 /// Operator drain over HTTP: `POST /drain?ma=ADDR`, `POST /undrain?ma=ADDR`.
 /// Only from a loopback peer: whoever reaches `metrics_listen` from elsewhere
 /// may read the tables but not change them.
-fn drain_request(
-    state: &Arc<Mutex<Lsd>>,
-    path: &str,
-    local_peer: bool,
-) -> (&'static str, &'static str, String) {
+fn drain_request(state: &Arc<Mutex<Lsd>>, path: &str, local_peer: bool) -> Response {
     if !local_peer {
-        return (
-            "403 Forbidden",
-            "text/plain",
-            "drain is accepted from loopback only\n".to_string(),
-        );
+        return Response::text("403 Forbidden", "drain is accepted from loopback only\n");
     }
     let (drained, arg) = match path.split_once("?ma=") {
         Some(("/drain", a)) => (true, a),
         Some(("/undrain", a)) => (false, a),
-        _ => return ("404 Not Found", "text/plain", "not found\n".to_string()),
+        _ => return Response::not_found(),
     };
     let Ok(ma) = arg.parse::<std::net::Ipv6Addr>() else {
-        return (
+        return Response::text(
             "400 Bad Request",
-            "text/plain",
             format!("{arg:?} is not an IPv6 address\n"),
         );
     };
@@ -277,76 +257,37 @@ fn drain_request(
         .unwrap_or_else(|p| p.into_inner())
         .set_drained(ma, drained);
     info!(%ma, drained, known, "operator drain");
-    let body = serde_json::to_string(&DrainResult { ma, drained, known }).unwrap_or_default();
-    ("200 OK", "application/json", body)
+    Response::json(serde_json::to_string(&DrainResult { ma, drained, known }).unwrap_or_default())
 }
 
-/// Requests larger than this are refused: we only serve a few paths.
-const MAX_REQUEST: usize = 4096;
-
-/// A deliberately tiny HTTP/1.0 responder: `/metrics` (Prometheus text) and
-/// `/state` (JSON tables). One connection at a time with a short timeout,
-/// which is plenty for a scraper and cannot starve the event loop.
+/// `/metrics` (Prometheus text), `/state` (JSON tables) and the operator's
+/// drain, on the daemons' shared responder (`lin6::http`).
 async fn serve_metrics(
     l: TcpListener,
     state: Arc<Mutex<Lsd>>,
     metrics: Arc<Metrics>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    loop {
-        let conn = tokio::select! {
-            c = l.accept() => c,
-            _ = stop.changed() => break,
-        };
-        let Ok((mut s, _)) = conn else { continue };
-        let r = timeout(Duration::from_secs(2), async {
-            let mut buf = Vec::with_capacity(512);
-            let mut chunk = [0u8; 512];
-            while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < MAX_REQUEST {
-                let n = s.read(&mut chunk).await?;
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
+    lin6::http::serve(l, Some(stop), |r: &Request| {
+        let drain = r.path.starts_with("/drain") || r.path.starts_with("/undrain");
+        match (r.method.as_str(), r.path.as_str()) {
+            ("POST", p) if p.starts_with("/drain?ma=") || p.starts_with("/undrain?ma=") => {
+                drain_request(&state, p, r.local)
             }
-            let line = String::from_utf8_lossy(&buf);
-            let mut words = line.split_whitespace();
-            let method = words.next().unwrap_or("");
-            let path = words.next().unwrap_or("");
-            let local_peer = s.peer_addr().is_ok_and(|a| canonical_ip(a).is_loopback());
-            let (status, ctype, body) = match (method, path) {
-                ("POST", p) if p.starts_with("/drain?ma=") || p.starts_with("/undrain?ma=") => {
-                    drain_request(&state, p, local_peer)
-                }
-                (_, p) if p.starts_with("/drain") || p.starts_with("/undrain") => (
-                    "405 Method Not Allowed",
-                    "text/plain",
-                    "use POST /drain?ma=ADDR or POST /undrain?ma=ADDR\n".to_string(),
-                ),
-                (_, path) => match path {
-                "/metrics" => ("200 OK", "text/plain; version=0.0.4", metrics.render()),
-                "/state" => {
-                    let snap = state
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .snapshot(Instant::now());
-                    let json = serde_json::to_string_pretty(&snap).unwrap_or_default();
-                    ("200 OK", "application/json", json)
-                }
-                _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
-                },
-            };
-            let head = format!(
-                "HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            s.write_all(head.as_bytes()).await?;
-            s.write_all(body.as_bytes()).await?;
-            s.shutdown().await
-        })
-        .await;
-        if let Ok(Err(e)) = r {
-            warn!("metrics connection: {e}");
+            _ if drain => Response::text(
+                "405 Method Not Allowed",
+                "use POST /drain?ma=ADDR or POST /undrain?ma=ADDR\n",
+            ),
+            (_, "/metrics") => Response::metrics(metrics.render()),
+            (_, "/state") => {
+                let snap = state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .snapshot(Instant::now());
+                Response::json(serde_json::to_string_pretty(&snap).unwrap_or_default())
+            }
+            _ => Response::not_found(),
         }
-    }
+    })
+    .await;
 }
