@@ -67,7 +67,7 @@ echo "first datagram at mn $(echo "($first - $(cat "$CP_WORK/sent")) * 1000 / 1"
 check "none of them reached mn before the MA was back" \
   test "$(echo "$first > $(cat "$CP_WORK/ma-up") - 0.5" | bc)" = 1
 check "traffic flows: cn pings mn" in_ns cn ping -6 -c 3 -i 0.2 -W 3 "$MN_LIN6"
-kill $rx 2>/dev/null; wait $rx 2>/dev/null || true
+kill $rx 2>/dev/null || true; wait $rx 2>/dev/null || true
 
 # A longer outage: every round fails, the resolver gives up on that miss
 # (counted), the kernel drops what waited when it times out, and the next
