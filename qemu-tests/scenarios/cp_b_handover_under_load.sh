@@ -67,12 +67,15 @@ check "ma1 has the MN on network 1" test "$(cp_agent_maps ma1 ma1 "$MN_ID")" = 2
 
 # Captures on each access network's router side, and the MN's addresses.
 CN_LOC=2001:db8:b::$CN_IID
+caps=()
 for n in 1 2 3; do
   in_ns r$n tcpdump -i mn -n -tt -l -U \
     "(ip6 src $CN_LOC and ip6 dst $(loc $n)) or (icmp6 and ip6[40] == 134)" \
     > "$CP_WORK/dump$n" 2>/dev/null &
+  caps+=($!)
 done
 in_ns mn ip -ts -o monitor address > "$CP_WORK/addrmon" &
+caps+=($!)
 sleep 1
 
 # The stream: 40 MB from the CN, paced to ~8 Mbit/s at the CN (netem), so
@@ -101,17 +104,7 @@ done
 wait $client; client_rc=$?
 wait $server; server_rc=$?
 sleep 0.5
-for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
-check "the sender finished without error" test "$client_rc" = 0
-check "the receiver finished without error" test "$server_rc" = 0
-check "the stream arrived intact (sha256)" test "$(cp_sha "$CP_WORK/recv")" = "$(cp_sha "$CP_WORK/file")"
-check "ma1 has the MN on network 2 at the end" test "$(cp_agent_maps ma1 ma1 "$MN_ID")" = 2001:db8:2::/64
-check "the CN maps the MN to network 2" test "$(cp_map cn "$MN_ID" | cut -d' ' -f1)" = 2001:db8:2::/64
-check "the CN's mapping is not static" test "$(cp_map cn "$MN_ID" | cut -d' ' -f2)" = False
-check "the MN's resolver sent Mapping Refreshes" test "$(cp_resolvd_metric mn lin6resolvd_refreshes_sent_total)" -ge 4
-check "the MN registered at least 5 times (start + 4 moves)" \
-  test "$(cp_resolvd_metric mn lin6resolvd_registrations_ok_total)" -ge 5
-
+for p in "${caps[@]}"; do kill "$p" 2>/dev/null || true; done
 # The figures.
 python3 - "$CP_WORK" "$MN_IID" <<'EOF' | tee "$CP_WORK/handover.txt"
 import datetime, statistics, sys, time
@@ -142,4 +135,14 @@ for line in open(f"{work}/moves"):
     print(f"move {old} -> {new}: handover {ho:.1f} ms (from the RA: {ra_ms:.1f} ms; address {(t_addr - t_up) * 1000:.0f} ms after link up)")
 print(f"handover over {len(rows)} moves: median {statistics.median(rows):.1f} ms, max {max(rows):.1f} ms")
 EOF
+check "the sender finished without error" test "$client_rc" = 0
+check "the receiver finished without error" test "$server_rc" = 0
+check "the stream arrived intact (sha256)" test "$(cp_sha "$CP_WORK/recv")" = "$(cp_sha "$CP_WORK/file")"
+check "ma1 has the MN on network 2 at the end" test "$(cp_agent_maps ma1 ma1 "$MN_ID")" = 2001:db8:2::/64
+check "the CN maps the MN to network 2" test "$(cp_map cn "$MN_ID" | cut -d' ' -f1)" = 2001:db8:2::/64
+check "the CN's mapping is not static" test "$(cp_map cn "$MN_ID" | cut -d' ' -f2)" = False
+check "the MN's resolver sent Mapping Refreshes" test "$(cp_resolvd_metric mn lin6resolvd_refreshes_sent_total)" -ge 4
+check "the MN registered at least 5 times (start + 4 moves)" \
+  test "$(cp_resolvd_metric mn lin6resolvd_registrations_ok_total)" -ge 5
+
 check "a handover time for every move" test "$(grep -c '^move ' "$CP_WORK/handover.txt")" = 4
