@@ -78,13 +78,13 @@ in_ns mn ip -ts -o monitor address > "$CP_WORK/addrmon" &
 caps+=($!)
 sleep 1
 
-# The stream: 40 MB from the CN, paced to ~8 Mbit/s at the CN (tbf), so
-# it lasts through every move. A token bucket with at most 10 ms of queue:
+# The stream: 40 MB from the CN, paced to ~8 Mbit/s at the CN (netem), so
+# it lasts through every move. A queue of 8 packets (12 ms at 8 Mbit/s):
 # a deep pacing queue (netem's 1000 packets, 1.5 s at 8 Mbit/s) would hold
 # the first packet to the new locator behind the ones already queued for
 # the old one, and the figure would measure that queue.
 head -c 40000000 /dev/urandom > "$CP_WORK/file"
-in_ns cn tc qdisc add dev eth0 root tbf rate 8mbit burst 16kb latency 10ms
+in_ns cn tc qdisc add dev eth0 root netem rate 8mbit limit 8
 in_ns mn timeout 180 socat -u TCP6-LISTEN:5002,bind=[$MN_LIN6],reuseaddr OPEN:"$CP_WORK/recv",creat,trunc &
 server=$!
 sleep 0.5
