@@ -206,18 +206,38 @@ impl Default for CorrespondentsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoutesConfig {
-    /// Put the LIN6 address on `lin6_address_dev` and route the LIN6 prefix
-    /// through the default gateway with the LIN6 address as source (what
-    /// qemu-tests/lib.sh `lin6_node` does by hand), again after each move.
+    /// Put the LIN6 address on `lin6_address_dev` (what qemu-tests/lib.sh
+    /// `lin6_address` does by hand): on lin6.ko's `linsix0` with the LIN6
+    /// prefix length, whose prefix route then carries every LIN6
+    /// destination; on any other device (`lo`, a kernel without linsix0) as
+    /// a /128, with the LIN6 prefix routed through the default gateway with
+    /// the LIN6 address as source, again after each move.
     pub manage: bool,
     pub lin6_address_dev: String,
+}
+
+impl RoutesConfig {
+    /// Whether the LIN6 address lives on lin6.ko's own device.
+    pub fn on_linsix0(&self) -> bool {
+        self.lin6_address_dev == "linsix0"
+    }
+
+    /// The prefix length the LIN6 address is added with.
+    pub fn prefix_len(&self) -> u8 {
+        if self.on_linsix0() { 64 } else { 128 }
+    }
+
+    /// Whether the LIN6 prefix needs a route of ours through the gateway.
+    pub fn gateway_route(&self) -> bool {
+        !self.on_linsix0()
+    }
 }
 
 impl Default for RoutesConfig {
     fn default() -> Self {
         RoutesConfig {
             manage: true,
-            lin6_address_dev: "lo".into(),
+            lin6_address_dev: "linsix0".into(),
         }
     }
 }

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use lin6::addr::{NodeId, Prefix64};
 use lin6::netlink::{Client, Event, EventStream, Lifetime, MapNew, Mapping, Node, NodeSet};
 use tokio::io::unix::AsyncFd;
-use tokio::sync::mpsc;
-use tracing::{debug, warn};
+use tokio::sync::{Notify, mpsc};
+use tracing::{debug, info, warn};
 
 use crate::error::KernelError;
 
@@ -29,6 +29,11 @@ pub trait Kernel: Send + 'static {
     fn map_new(&mut self, m: &MapNew) -> Result<(), KernelError>;
     /// `Ok(None)` when the table has no mapping for `node`.
     fn map_get(&mut self, node: NodeId) -> Result<Option<Mapping>, KernelError>;
+    /// Talks to the kernel anew (a reloaded module has a new generic netlink
+    /// family). A kernel that cannot go away has nothing to do.
+    fn reconnect(&mut self) -> Result<(), KernelError> {
+        Ok(())
+    }
     /// Where a datagram sent to a peer's LIN6 address really goes. With
     /// lin6.ko the datapath translates, so this is the LIN6 address itself;
     /// a stand-in kernel that translates nothing says where the peer is.
@@ -91,6 +96,11 @@ impl Kernel for NetlinkKernel {
         Ok(self.0.map_new(m)?)
     }
 
+    fn reconnect(&mut self) -> Result<(), KernelError> {
+        self.0 = Client::connect()?;
+        Ok(())
+    }
+
     fn map_get(&mut self, node: NodeId) -> Result<Option<Mapping>, KernelError> {
         match self.0.map_get(node) {
             Ok(m) => Ok(Some(m)),
@@ -100,27 +110,42 @@ impl Kernel for NetlinkKernel {
     }
 }
 
-/// Reads the kernel's events into `tx` until the socket fails. A full queue
-/// drops the event: a miss is raised again while packets wait, and a prefix
-/// event is also caught by the next periodic registration.
+/// Reads the kernel's events into `tx`. A full queue drops the event: a
+/// miss is raised again while packets wait, and a prefix event is also
+/// caught by the next periodic registration. When `resubscribe` is notified
+/// (a reloaded lin6.ko: its events group is a new one) or the socket fails,
+/// the group is joined again, retrying every second while lin6.ko is away.
 pub fn spawn_event_reader(
     tx: mpsc::Sender<Event>,
+    resubscribe: Arc<Notify>,
 ) -> Result<tokio::task::JoinHandle<()>, KernelError> {
-    let stream = EventStream::subscribe()?;
-    stream.set_nonblocking(true)?;
-    // SAFETY: the EventStream owns its netlink socket for as long as it
-    // lives (it is moved into the AsyncFd and never taken out), and its
-    // as_raw_fd() always returns that one descriptor.
-    let fd = unsafe { AsyncFd::register_with_interest(stream, tokio::io::Interest::READABLE) }
-        .map_err(|e| KernelError(format!("event socket: {e}")))?;
+    let first = subscribe()?;
     Ok(tokio::spawn(async move {
-        let mut fd = fd;
+        let mut fd = Some(first);
         loop {
-            let mut guard = match fd.readable_mut().await {
-                Ok(g) => g,
-                Err(e) => {
-                    warn!("kernel event socket: {e}; no more events");
-                    return;
+            let Some(f) = fd.as_mut() else {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                match subscribe() {
+                    Ok(f) => {
+                        info!("kernel events: subscribed again");
+                        fd = Some(f);
+                    }
+                    Err(e) => debug!("kernel events: {e}"),
+                }
+                continue;
+            };
+            let mut guard = tokio::select! {
+                g = f.readable_mut() => match g {
+                    Ok(g) => g,
+                    Err(e) => {
+                        warn!("kernel event socket: {e}");
+                        fd = None;
+                        continue;
+                    }
+                },
+                _ = resubscribe.notified() => {
+                    fd = None;
+                    continue;
                 }
             };
             match guard.try_io(|s| s.get_mut().recv_batch()) {
@@ -130,10 +155,11 @@ pub fn spawn_event_reader(
                 }
                 Ok(Err(e)) => {
                     warn!(
-                        "kernel event socket (fd {}): {e}",
+                        "kernel event socket (fd {}): {e}; joining again",
                         guard.get_ref().as_raw_fd()
                     );
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    drop(guard);
+                    fd = None;
                 }
                 Ok(Ok(batch)) => {
                     for ev in batch {
@@ -150,6 +176,16 @@ pub fn spawn_event_reader(
             }
         }
     }))
+}
+
+fn subscribe() -> Result<AsyncFd<EventStream>, KernelError> {
+    let stream = EventStream::subscribe()?;
+    stream.set_nonblocking(true)?;
+    // SAFETY: the EventStream owns its netlink socket for as long as it
+    // lives (it is moved into the AsyncFd and never taken out), and its
+    // as_raw_fd() always returns that one descriptor.
+    unsafe { AsyncFd::register_with_interest(stream, tokio::io::Interest::READABLE) }
+        .map_err(|e| KernelError(format!("event socket: {e}")))
 }
 
 // ENOBUFS without another dependency: its value is fixed on Linux.

@@ -92,7 +92,7 @@ async fn run(cfg: Config) -> ExitCode {
         }
     };
     let tx: tokio::sync::mpsc::Sender<Event> = running.events.clone();
-    let reader = match spawn_event_reader(tx) {
+    let reader = match spawn_event_reader(tx, running.resubscribe.clone()) {
         Ok(r) => r,
         Err(e) => {
             error!("{e}");

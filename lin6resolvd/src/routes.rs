@@ -2,11 +2,15 @@
 //! paper's port did through the routing socket: what qemu-tests/lib.sh
 //! `lin6_node` does by hand with `ip`, done in code and again after each move.
 //!
-//! * the LIN6 address as a /128 on `lo` (no DAD): until lin6.ko's `linsix0`
-//!   device exists, that is where it lives (docs/kernel.md);
-//! * the LIN6 prefix routed through the current default gateway with the
-//!   LIN6 address as preferred source, so that sockets pick the LIN6
-//!   address and lin6.ko translates it on the way out;
+//! * the LIN6 address with the LIN6 prefix length on lin6.ko's `linsix0`
+//!   (no DAD), which goes up: the kernel's prefix route then sends every
+//!   LIN6 destination through linsix0 with the LIN6 address as source, and
+//!   lin6.ko re-routes the translated packets out of a real interface
+//!   (docs/kernel.md, "linsix0"). A reloaded module makes a fresh linsix0,
+//!   so this is checked again periodically;
+//! * on a kernel without linsix0 (`routes.lin6_address_dev: lo`), the old
+//!   way: a /128 on `lo` and the LIN6 prefix routed through the current
+//!   default gateway with the LIN6 address as preferred source;
 //! * the node's locator: the global address whose interface identifier is
 //!   the Node ID, on the configured interfaces.
 
@@ -15,9 +19,9 @@ use std::net::{IpAddr, Ipv6Addr};
 use futures_util::TryStreamExt;
 use lin6::addr::{NodeId, Prefix64};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressScope};
-use rtnetlink::packet_route::link::LinkAttribute;
+use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
-use rtnetlink::{Handle, RouteMessageBuilder};
+use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
 use tracing::info;
 
 /// The main routing table's ID (RT_TABLE_MAIN).
@@ -107,14 +111,60 @@ impl Routes {
         Ok(None)
     }
 
-    /// Puts `addr`/128 on `dev` without DAD (replacing an existing one).
-    pub async fn ensure_address(&self, dev: &str, addr: Ipv6Addr) -> Result<(), String> {
+    /// Puts `addr`/`prefix_len` on `dev` without DAD (replacing an existing
+    /// one) and sets `dev` up.
+    pub async fn ensure_address(
+        &self,
+        dev: &str,
+        addr: Ipv6Addr,
+        prefix_len: u8,
+    ) -> Result<(), String> {
         let index = self.link_index(dev).await?;
-        let mut req = self.handle.address().add(index, addr.into(), 128).replace();
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_index(index).up().build())
+            .execute()
+            .await
+            .map_err(|e| err(&format!("set {dev} up"), e))?;
+        let mut req = self
+            .handle
+            .address()
+            .add(index, addr.into(), prefix_len)
+            .replace();
         req.message_mut().header.flags |= AddressHeaderFlags::Nodad;
         req.execute()
             .await
-            .map_err(|e| err(&format!("add {addr}/128 on {dev}"), e))
+            .map_err(|e| err(&format!("add {addr}/{prefix_len} on {dev}"), e))
+    }
+
+    /// Whether `dev` exists, is up and holds `addr`.
+    pub async fn has_address(&self, dev: &str, addr: Ipv6Addr) -> Result<bool, String> {
+        let index = match self.link_index(dev).await {
+            Ok(i) => i,
+            Err(_) => return Ok(false),
+        };
+        let mut links = self.handle.link().get().match_index(index).execute();
+        let up = match links.try_next().await.map_err(|e| err("link", e))? {
+            Some(l) => l.header.flags.contains(LinkFlags::Up),
+            None => return Ok(false),
+        };
+        if !up {
+            return Ok(false);
+        }
+        let mut addrs = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute();
+        while let Some(a) = addrs.try_next().await.map_err(|e| err("addresses", e))? {
+            if a.attributes
+                .contains(&AddressAttribute::Address(IpAddr::V6(addr)))
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The main table's IPv6 default route: gateway and output interface.

@@ -19,7 +19,7 @@ use lin6::addr::Prefix64;
 use lin6::discovery::{Discovery, Server};
 use lin6::netlink::{Event, NodeSet};
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::{error, info, warn};
@@ -40,6 +40,9 @@ pub struct Running {
     pub refresh_addr: SocketAddr,
     /// Where `/metrics` is served, if configured.
     pub metrics_addr: Option<SocketAddr>,
+    /// Notified when the kernel's event group must be joined again (a
+    /// reloaded lin6.ko); the netlink event reader listens to it.
+    pub resubscribe: Arc<Notify>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -84,28 +87,10 @@ pub async fn start(cfg: Config, kernel: KernelHandle) -> Result<Running, StartEr
     kernel.call(move |k| k.node_set(&set)).await?;
 
     let routes = if cfg.routes.manage {
-        let r = Routes::connect().map_err(StartError::Routes)?;
-        let lin6_addr = cfg.lin6.lin6_address(node);
-        r.ensure_address(&cfg.routes.lin6_address_dev, lin6_addr)
+        let r = Arc::new(Routes::connect().map_err(StartError::Routes)?);
+        setup_node(&cfg, &kernel, Some(&r))
             .await
             .map_err(StartError::Routes)?;
-        if kernel.call(|k| k.node_get()).await?.locator.is_none() {
-            match r.find_locator(node, lin6_prefix, &cfg.interfaces).await {
-                Ok(Some(l)) => {
-                    let set = NodeSet {
-                        locator: Some(l),
-                        ..NodeSet::default()
-                    };
-                    kernel.call(move |k| k.node_set(&set)).await?;
-                    info!(locator = %l, "locator found on an interface");
-                }
-                Ok(None) => warn!("no address with our Node ID yet; waiting for one"),
-                Err(e) => warn!("looking for our locator: {e}"),
-            }
-        }
-        if let Err(e) = r.ensure_lin6_route(lin6_prefix, lin6_addr).await {
-            warn!("{e}");
-        }
         Some(r)
     } else {
         None
@@ -144,6 +129,16 @@ pub async fn start(cfg: Config, kernel: KernelHandle) -> Result<Running, StartEr
     info!(%node, lin6_address = %ctx.lin6_address(), refresh = %refresh_addr, "lin6resolvd started");
 
     let mut tasks = Vec::new();
+    let resubscribe = Arc::new(Notify::new());
+    {
+        let ctx = ctx.clone();
+        let routes = routes.clone();
+        let resubscribe = resubscribe.clone();
+        let moved = moved_tx.clone();
+        tasks.push(tokio::spawn(async move {
+            kernel_watch(ctx, routes, resubscribe, moved).await;
+        }));
+    }
     {
         let ctx = ctx.clone();
         let sock = refresh_sock.clone();
@@ -184,8 +179,131 @@ pub async fn start(cfg: Config, kernel: KernelHandle) -> Result<Running, StartEr
         events: events_tx,
         refresh_addr,
         metrics_addr,
+        resubscribe,
         tasks,
     })
+}
+
+/// Sets the node up in the kernel and the network: the LIN6 address on its
+/// device (and, on `lo`, the LIN6 prefix route), and our locator if the
+/// kernel does not know it yet (an address with our Node ID that was there
+/// before the kernel knew our Node ID). Run at start and again whenever the
+/// kernel's state was lost (a reloaded lin6.ko).
+async fn setup_node(
+    cfg: &Config,
+    kernel: &KernelHandle,
+    routes: Option<&Arc<Routes>>,
+) -> Result<(), String> {
+    let node = cfg.node_id;
+    let lin6_prefix = cfg.lin6.prefix;
+    let Some(r) = routes else {
+        return Ok(());
+    };
+    let lin6_addr = cfg.lin6.lin6_address(node);
+    r.ensure_address(
+        &cfg.routes.lin6_address_dev,
+        lin6_addr,
+        cfg.routes.prefix_len(),
+    )
+    .await?;
+    let known = kernel
+        .call(|k| k.node_get())
+        .await
+        .map_err(|e| e.to_string())?
+        .locator;
+    if known.is_none() {
+        match r.find_locator(node, lin6_prefix, &cfg.interfaces).await {
+            Ok(Some(l)) => {
+                let set = NodeSet {
+                    locator: Some(l),
+                    ..NodeSet::default()
+                };
+                kernel
+                    .call(move |k| k.node_set(&set))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                info!(locator = %l, "locator found on an interface");
+            }
+            Ok(None) => warn!("no address with our Node ID yet; waiting for one"),
+            Err(e) => warn!("looking for our locator: {e}"),
+        }
+    }
+    if cfg.routes.gateway_route()
+        && let Err(e) = r.ensure_lin6_route(lin6_prefix, lin6_addr).await
+    {
+        warn!("{e}");
+    }
+    Ok(())
+}
+
+/// How often [`kernel_watch`] looks.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Watches for a lin6.ko that lost our state: unloaded and loaded again
+/// (its generic netlink family is new, our Node ID is gone, its linsix0 is
+/// a fresh device without our address), or our LIN6 address removed. Then
+/// sets everything up again, has the event reader subscribe anew and the
+/// registration task register at once.
+async fn kernel_watch(
+    ctx: Arc<Ctx>,
+    routes: Option<Arc<Routes>>,
+    resubscribe: Arc<Notify>,
+    moved: mpsc::Sender<()>,
+) {
+    let cfg = &ctx.cfg;
+    let want = (Some(cfg.node_id), Some(cfg.lin6.prefix));
+    let mut gone_logged = false;
+    loop {
+        tokio::time::sleep(WATCH_INTERVAL).await;
+        let lost = match ctx.kernel.call(|k| k.node_get()).await {
+            Ok(n) => (n.node_id, n.lin6_prefix) != want,
+            Err(e) => {
+                // The family may be a new one: ask for it by name again.
+                match ctx.kernel.call(|k| k.reconnect()).await {
+                    Ok(()) => true,
+                    Err(_) => {
+                        if !gone_logged {
+                            warn!("lin6.ko does not answer ({e}); waiting for it");
+                            gone_logged = true;
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        if lost {
+            gone_logged = false;
+            warn!("lin6.ko lost our node (module reloaded?): setting it up again");
+            let set = NodeSet {
+                node_id: Some(cfg.node_id),
+                lin6_prefix: Some(cfg.lin6.prefix),
+                locator: None,
+            };
+            if let Err(e) = ctx.kernel.call(move |k| k.node_set(&set)).await {
+                warn!("setting our node again: {e}");
+                continue;
+            }
+            resubscribe.notify_one();
+            if let Err(e) = setup_node(cfg, &ctx.kernel, routes.as_ref()).await {
+                warn!("setting our node up again: {e}");
+            }
+            let _ = moved.try_send(());
+            continue;
+        }
+        if let Some(r) = &routes {
+            let addr = ctx.lin6_address();
+            match r.has_address(&cfg.routes.lin6_address_dev, addr).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    warn!(%addr, dev = %cfg.routes.lin6_address_dev, "our LIN6 address is gone: adding it again");
+                    if let Err(e) = setup_node(cfg, &ctx.kernel, routes.as_ref()).await {
+                        warn!("{e}");
+                    }
+                }
+                Err(e) => warn!("checking our LIN6 address: {e}"),
+            }
+        }
+    }
 }
 
 /// Our own MAs: static config, or DNS (our name's AAAA, which must be our
@@ -217,7 +335,7 @@ async fn registration_loop(
     mut registrar: Registrar,
     mut moved: mpsc::Receiver<()>,
     sock: Arc<UdpSocket>,
-    routes: Option<Routes>,
+    routes: Option<Arc<Routes>>,
 ) {
     let cfg = &ctx.cfg;
     let sticky = cfg.registration.sticky_ma;
@@ -239,6 +357,7 @@ async fn registration_loop(
             }
         }
         if was_move
+            && cfg.routes.gateway_route()
             && let Some(r) = &routes
             && let Err(e) = r
                 .ensure_lin6_route(cfg.lin6.prefix, ctx.lin6_address())
@@ -260,10 +379,12 @@ async fn registration_loop(
             continue;
         };
         let prefix = Prefix64::of(locator);
-        // A mobile node asks DNS again at every move (the listed MAs may
+        // A mobile node asks DNS again after every move (the listed MAs may
         // have changed, and it starts over at the first); a sticky server
-        // keeps the MAs it found until it stops.
-        if mas.is_empty() || (!sticky && (rediscover || was_move)) {
+        // keeps the MAs it found until it stops. The registration right
+        // after a move goes to the MAs already known, with no DNS lookup on
+        // the handover's path; the lookup is made at the next round.
+        if mas.is_empty() || (!sticky && rediscover && !was_move) {
             match discover_own(&ctx).await {
                 Ok(found) if !found.is_empty() => {
                     mas = found;
@@ -297,6 +418,9 @@ async fn registration_loop(
                 next = Instant::now() + cfg.refresh_after();
                 if registered.is_some_and(|p| p != prefix) {
                     ctx.notify_correspondents(&sock).await;
+                }
+                if was_move && !sticky {
+                    rediscover = true;
                 }
                 registered = Some(prefix);
             }

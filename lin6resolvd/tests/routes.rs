@@ -127,8 +127,11 @@ async fn check() {
         r.default_gateway().await.unwrap(),
         Some((gw, eth0.header.index))
     );
-    r.ensure_address("lo", lin6_addr).await.unwrap();
-    r.ensure_address("lo", lin6_addr).await.unwrap(); // idempotent
+    r.ensure_address("lo", lin6_addr, 128).await.unwrap();
+    r.ensure_address("lo", lin6_addr, 128).await.unwrap(); // idempotent
+    assert!(r.has_address("lo", lin6_addr).await.unwrap());
+    assert!(!r.has_address("eth0", lin6_addr).await.unwrap());
+    assert!(!r.has_address("linsix0", lin6_addr).await.unwrap());
     assert!(r.ensure_lin6_route(params.prefix, lin6_addr).await.unwrap());
     assert!(
         r.ensure_lin6_route(params.prefix, lin6_addr).await.unwrap(),

@@ -1,0 +1,151 @@
+# (cp b) Handover under load (issue 4 §5b). Three routers r1..r3 run radvd
+# and announce 2001:db8:1::/64, 2001:db8:2::/64 and 2001:db8:3::/64 on
+# three access networks; the MN has one interface on each (eth1..eth3), an
+# `ip token` equal to its Node ID (so SLAAC makes its locator), and is on
+# one network at a time. During a TCP stream from the CN the MN moves 4
+# times (1 -> 2 -> 3 -> 1 -> 2): it brings the new network's interface up,
+# and as soon as the SLAAC address is there, takes the old one down. No
+# mapping is set by hand: lin6.ko switches the MN's locator and raises a
+# PREFIX event, lin6resolvd re-registers with the MA and sends the CN a
+# Mapping Refresh, the CN's lin6resolvd asks the MA and installs the new
+# prefix. The stream must never break and arrive intact.
+#
+# Handover time, per move: from the moment the new address is usable on
+# the MN to the first packet from the CN that reaches the new locator.
+#   start: the RTM_NEWADDR of the new SLAAC address, as `ip -ts monitor
+#          address` in the MN's namespace prints it (DAD is off, so the
+#          address is usable when it is created; the timestamp is taken
+#          when ip reads the event, so it is a little late, never early);
+#   end:   the first packet CN locator -> new locator in a capture on the
+#          new network (tcpdump -tt on the router's side of the access
+#          link: pcap's kernel timestamp at transmission onto the link).
+# Both are CLOCK_REALTIME of the same guest. Also printed, as a bound that
+# includes the Router Advertisement's processing: from the RA that made
+# the address (same capture) to that first packet.
+source "$LIN6_QEMU_TESTS/cp_lib.sh"
+cp_topology --no-mn-link
+MN_TOKEN=::$MN_IID
+for n in 1 2 3; do
+  router r$n
+  link r$n uplink rt rt-r$n
+  cp_addr rt rt-r$n 2001:db8:f$n::ff/64
+  cp_addr r$n uplink 2001:db8:f$n::1/64 2001:db8:f$n::ff
+  in_ns rt ip -6 route add 2001:db8:$n::/64 via 2001:db8:f$n::1
+  link mn eth$n r$n mn
+  cp_addr r$n mn 2001:db8:$n::1/64
+  cat > "$CP_WORK/radvd-r$n.conf" <<EOF
+interface mn {
+  AdvSendAdvert on;
+  MinRtrAdvInterval 3;
+  MaxRtrAdvInterval 10;
+  AdvRASolicitedUnicast on;
+  prefix 2001:db8:$n::/64 { AdvOnLink on; AdvAutonomous on; };
+};
+EOF
+  in_ns r$n radvd -C "$CP_WORK/radvd-r$n.conf" -p "$CP_WORK/radvd-r$n.pid" -n -m stderr \
+    > "$CP_WORK/radvd-r$n.log" 2>&1 &
+  in_ns mn ip link set eth$n down
+  in_ns mn sysctl -qw net.ipv6.conf.eth$n.accept_ra=1 net.ipv6.conf.eth$n.autoconf=1 \
+    net.ipv6.conf.eth$n.router_solicitation_delay=0
+  in_ns mn ip token set "$MN_TOKEN" dev eth$n
+done
+loc() { echo "2001:db8:$1::$MN_IID"; }
+# As ip prints it (RFC 5952 keeps a single zero group).
+has_addr() { in_ns mn ip -6 addr show dev "eth$1" | grep -q "2001:db8:$1:0:$MN_IID/64"; }
+
+# The MN starts on network 1.
+in_ns mn ip link set eth1 up
+check "SLAAC gave the MN its locator on network 1 (radvd)" wait_for 20 has_addr 1
+cp_deployment
+cp_dns_start
+cp_dns_client cn 2001:db8:b::1
+cp_agent ma1 ma1 $CP_MA1 "$MN_ID"
+cp_agent ma2 ma2 $CP_MA2 "$CN_ID"
+cp_resolvd mn "$MN_ID" $MN_NAME
+cp_resolvd cn "$CN_ID" $CN_NAME
+check "ma1 has the MN on network 1" test "$(cp_agent_maps ma1 ma1 "$MN_ID")" = 2001:db8:1::/64
+
+# Captures on each access network's router side, and the MN's addresses.
+CN_LOC=2001:db8:b::$CN_IID
+caps=()
+for n in 1 2 3; do
+  in_ns r$n tcpdump -i mn -n -tt -l -U \
+    "(ip6 src $CN_LOC and ip6 dst $(loc $n)) or (icmp6 and ip6[40] == 134)" \
+    > "$CP_WORK/dump$n" 2>/dev/null &
+  caps+=($!)
+done
+in_ns mn ip -ts -o monitor address > "$CP_WORK/addrmon" &
+caps+=($!)
+sleep 1
+
+# The stream: 40 MB from the CN, paced to ~8 Mbit/s at the CN (netem), so
+# it lasts through every move. A queue of 8 packets (12 ms at 8 Mbit/s):
+# a deep pacing queue (netem's 1000 packets, 1.5 s at 8 Mbit/s) would hold
+# the first packet to the new locator behind the ones already queued for
+# the old one, and the figure would measure that queue.
+head -c 40000000 /dev/urandom > "$CP_WORK/file"
+in_ns cn tc qdisc add dev eth0 root netem rate 8mbit limit 8
+in_ns mn timeout 180 socat -u TCP6-LISTEN:5002,bind=[$MN_LIN6],reuseaddr OPEN:"$CP_WORK/recv",creat,trunc &
+server=$!
+sleep 0.5
+cp_in_dns_ns cn timeout 180 socat -u OPEN:"$CP_WORK/file" TCP6:$MN_NAME:5002 &
+client=$!
+sleep 2
+
+cur=1
+: > "$CP_WORK/moves"
+for next in 2 3 1 2; do
+  check "the stream is running before the move $cur -> $next" kill -0 $client
+  echo "$cur $next $(date +%s.%N)" >> "$CP_WORK/moves"
+  in_ns mn ip link set eth$next up
+  check "move $cur -> $next: SLAAC address on eth$next" wait_for 20 has_addr $next
+  in_ns mn ip link set eth$cur down
+  cur=$next
+  sleep 2.5
+done
+
+wait $client; client_rc=$?
+wait $server; server_rc=$?
+sleep 0.5
+for p in "${caps[@]}"; do kill "$p" 2>/dev/null || true; done
+# The figures.
+python3 - "$CP_WORK" "$MN_IID" <<'EOF' | tee "$CP_WORK/handover.txt"
+import datetime, statistics, sys, time
+work, iid = sys.argv[1], sys.argv[2]
+def ts_monitor(line):
+    # "[2026-11-25T12:09:39.123456] 4: eth2 inet6 ..."
+    s = line[1:line.index("]")]
+    d = datetime.datetime.fromisoformat(s)
+    return time.mktime(d.timetuple()) + d.microsecond / 1e6
+mon = [(ts_monitor(l), l) for l in open(f"{work}/addrmon") if l.startswith("[") and "Deleted" not in l]
+rows = []
+for line in open(f"{work}/moves"):
+    old, new, t_up = line.split()
+    t_up = float(t_up)
+    loc = f"inet6 2001:db8:{new}:0:{iid}/64"
+    t_addr = min(t for t, l in mon if loc in l and t >= t_up - 0.001)
+    ra, data = [], []
+    for l in open(f"{work}/dump{new}"):
+        f = l.split()
+        if not f: continue
+        t = float(f[0])
+        (ra if "router advertisement" in l else data).append(t)
+    t_ra = max([t for t in ra if t_up <= t <= t_addr + 0.001], default=None)
+    t_first = min(t for t in data if t >= t_addr)
+    ho = (t_first - t_addr) * 1000
+    ra_ms = (t_first - t_ra) * 1000 if t_ra else float("nan")
+    rows.append(ho)
+    print(f"move {old} -> {new}: handover {ho:.1f} ms (from the RA: {ra_ms:.1f} ms; address {(t_addr - t_up) * 1000:.0f} ms after link up)")
+print(f"handover over {len(rows)} moves: median {statistics.median(rows):.1f} ms, max {max(rows):.1f} ms")
+EOF
+check "the sender finished without error" test "$client_rc" = 0
+check "the receiver finished without error" test "$server_rc" = 0
+check "the stream arrived intact (sha256)" test "$(cp_sha "$CP_WORK/recv")" = "$(cp_sha "$CP_WORK/file")"
+check "ma1 has the MN on network 2 at the end" test "$(cp_agent_maps ma1 ma1 "$MN_ID")" = 2001:db8:2::/64
+check "the CN maps the MN to network 2" test "$(cp_map cn "$MN_ID" | cut -d' ' -f1)" = 2001:db8:2::/64
+check "the CN's mapping is not static" test "$(cp_map cn "$MN_ID" | cut -d' ' -f2)" = False
+check "the MN's resolver sent Mapping Refreshes" test "$(cp_resolvd_metric mn lin6resolvd_refreshes_sent_total)" -ge 4
+check "the MN registered at least 5 times (start + 4 moves)" \
+  test "$(cp_resolvd_metric mn lin6resolvd_registrations_ok_total)" -ge 5
+
+check "a handover time for every move" test "$(grep -c '^move ' "$CP_WORK/handover.txt")" = 4
