@@ -17,10 +17,10 @@ before_out=$(lin6_stat mn1 translated_out) before_in=$(lin6_stat mn1 translated_
 check "plain ping between ordinary addresses" \
   in_ns mn1 ping -6 -c 3 -i 0.2 -W 2 -I 2001:db8:a::100 2001:db8:b::100
 check "plain TCP between ordinary addresses" bash -c "
-  ip netns exec mn2 timeout 10 socat -u TCP6-LISTEN:5002,bind=[2001:db8:b::100] OPEN:/tmp/plain,creat,trunc &
-  sleep 0.5
+  ip netns exec mn2 timeout 30 socat -u TCP6-LISTEN:5002,bind=[2001:db8:b::100] OPEN:/tmp/plain,creat,trunc &
+  for i in \$(seq 100); do ip netns exec mn2 ss -ltn | grep -q ':5002 ' && break; sleep 0.2; done
   echo plain-tcp | ip netns exec mn1 socat -u - TCP6:[2001:db8:b::100]:5002,bind=[2001:db8:a::100]
-  sleep 0.5; grep -q plain-tcp /tmp/plain"
+  for i in \$(seq 50); do grep -q plain-tcp /tmp/plain && break; sleep 0.2; done; grep -q plain-tcp /tmp/plain"
 check "mn1 talks to the stationary node" \
   in_ns mn1 ping -6 -c 3 -i 0.2 -W 2 -I 2001:db8:a::100 2001:db8:c::1:4a00:0:9
 check "the stationary node talks to mn1's ordinary address" \
