@@ -18,7 +18,7 @@ cp_resolvd cn "$CN_ID" $CN_NAME
 queue_bound=16
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$(cat "$CP_WORK/resolvd-$1/pid")/stat"; }
-cn_ticks=$(cpu_ticks cn)
+cn_ticks=$(cpu_ticks cn) cn_since=$SECONDS
 
 # The receiver on mn counts datagrams and notes when the first arrived.
 in_ns mn timeout 20 python3 -c '
@@ -84,10 +84,14 @@ in_ns rt tc qdisc del dev rt-m1 root
 check "after the MA is back, the next packet resolves and flows" \
   wait_for 15 in_ns cn ping -6 -c 1 -W 2 "$MN_LIN6"
 
-# No crash, no spin: both resolvers alive, and cn's used < 2 s of CPU in all.
+# No crash, no spin: both resolvers alive, and cn's used under a quarter of
+# one CPU over the outages (a spinning loop takes all of one; under TCG on
+# a loaded host a fixed budget in seconds would measure the host instead).
 for ns in mn cn; do
   check "lin6resolvd in $ns is alive" kill -0 "$(cat "$CP_WORK/resolvd-$ns/pid")"
 done
 used=$(( $(cpu_ticks cn) - cn_ticks ))
 echo "cn's lin6resolvd used $used ticks of CPU ($(getconf CLK_TCK)/s) through both outages"
-check "cn's lin6resolvd did not spin" test "$used" -lt $(( 2 * $(getconf CLK_TCK) ))
+wall=$(( SECONDS - cn_since ))
+echo "over $wall s of wall-clock time"
+check "cn's lin6resolvd did not spin" test "$(( used * 4 ))" -lt $(( wall * $(getconf CLK_TCK) ))
