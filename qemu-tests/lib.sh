@@ -16,11 +16,18 @@ kernel_log_clean() {
   fi
 }
 
-fail() { echo "FAILED: $*" >&2; exit 1; }
+# Each check says when it ended, counted from the scenario's start, so a
+# slow step shows in the log without timing it by hand.
+LIN6_T0=${LIN6_T0:-$EPOCHREALTIME}
+since_start() {
+  local d=$(((${EPOCHREALTIME/./} - ${LIN6_T0/./}) / 100000))
+  printf '%d.%d s' $((d / 10)) $((d % 10))
+}
+fail() { echo "FAILED: $* (at $(since_start))" >&2; exit 1; }
 # check DESCRIPTION CMD...: runs CMD, fails the scenario if it fails.
 check() {
   local what=$1; shift
-  if "$@"; then echo "ok: $what"; else fail "$what"; fi
+  if "$@"; then echo "ok: $what (at $(since_start))"; else fail "$what"; fi
 }
 
 cleanup_netns() {
