@@ -156,13 +156,27 @@ impl Ctx {
     /// cache, or DNS. For a pool address (its TXT record lists LSs, `ls=`)
     /// the MA an LS chose for us.
     pub async fn mas_of(&self, addr: Ipv6Addr) -> Result<Vec<Server>, ResolveError> {
+        self.mas_of_via(addr, true).await
+    }
+
+    /// Our own MAs when no name is configured: the `ma=` list at our
+    /// address's reverse name. A pool's LSs choose MAs for its users, not
+    /// for the pool's own servers, which name their MA (`ma:`).
+    pub async fn own_mas(&self, addr: Ipv6Addr) -> Result<Vec<Server>, ResolveError> {
+        self.mas_of_via(addr, false).await
+    }
+
+    async fn mas_of_via(&self, addr: Ipv6Addr, via_ls: bool) -> Result<Vec<Server>, ResolveError> {
         if !self.static_mas.is_empty() {
             return Ok(self.static_mas.clone());
         }
         if let Some(m) = lock(&self.ma_cache).get(addr, Instant::now()) {
             return Ok(m);
         }
-        let cached_ls = lock(&self.ls_cache).get(addr, Instant::now());
+        let cached_ls = match via_ls {
+            true => lock(&self.ls_cache).get(addr, Instant::now()),
+            false => None,
+        };
         let lss = match cached_ls {
             Some(lss) => lss,
             None => {
@@ -180,6 +194,10 @@ impl Ctx {
                     }
                     lock(&self.ma_cache).put(addr, rec.ma.clone(), found.valid_until, now);
                     return Ok(rec.ma);
+                }
+                if !via_ls {
+                    warn!(%addr, "the TXT record lists LS servers (a pool address), no MA");
+                    return Err(MaError::NoMa.into());
                 }
                 // A pool: its LSs say which MA, not the record.
                 lock(&self.ls_cache).put(addr, rec.ls.clone(), found.valid_until, now);

@@ -355,3 +355,26 @@ async fn ma_and_user_both_find_the_ls_in_dns_and_both_use_the_second_when_the_fi
     assert_eq!(get(&r.ctx.stats.ls.failovers), 1);
     ls2.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_member_without_ma_config_does_not_ask_an_ls_for_its_own_ma() {
+    let ls = start_lsd().await;
+    let port = free_port_pair();
+    let dns = Knot::start(&pool_deployment(&format!("[::1]:{port}"), &[ls.ls_addr])).await;
+    // The resolver of a server whose Node ID is the pool's: its reverse
+    // TXT names LSs, which choose MAs for users, not for the pool itself.
+    let (_k, kernel) = kernel_at(pool_node(), prefix("2001:db8:5a::/64"));
+    let r = lin6resolvd::start(
+        resolver_config(pool_node(), dns.addr, "load_sharing: {timeout_ms: 50}\n"),
+        kernel,
+    )
+    .await
+    .unwrap();
+    wait_until(10, "a failed registration round", async || {
+        get(&r.ctx.stats.registrations_failed) >= 1
+    })
+    .await;
+    assert_eq!(get(&r.ctx.stats.ls.requests), 0);
+    assert_eq!(ls.with(|l| get(&l.metrics().ma_requests)), 0);
+    ls.shutdown().await;
+}
