@@ -557,6 +557,22 @@ mod tests {
     }
 
     #[test]
+    fn a_silent_only_ls_lapses_without_a_move_so_dns_can_be_asked_again() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut l = Link::new(vec![a(1)], ms(300), t0);
+        assert_eq!(l.target_lapsed(t0 + ms(100)), Some((a(1), false, false)));
+        assert_eq!(l.target_lapsed(t0 + ms(300)), Some((a(1), false, true)));
+        assert_eq!(
+            l.target_lapsed(t0 + ms(400)),
+            Some((a(1), false, false)),
+            "once per failover_after, not at every tick"
+        );
+        l.ack(t0 + ms(500));
+        assert_eq!(l.target_lapsed(t0 + ms(700)), Some((a(1), false, false)));
+    }
+
+    #[test]
     fn a_new_list_keeps_the_current_ls_if_still_listed() {
         let t0 = Instant::now();
         let mut l = Link::new(vec![a(1), a(2)], Duration::from_secs(1), t0);
