@@ -186,6 +186,11 @@ async fn pool_miss_asks_the_ls_which_ma_and_installs_the_locator_of_the_server_i
     })
     .await;
 
+    // The operator drains MA A (it keeps its users, gets no new ones): the
+    // LS must send the user to B. A resolver that did not follow the LS
+    // (say, tried the MA port on [::1]) would get A's server.
+    assert!(ls.with(|l| l.set_drained(addr_a, true)));
+
     let dns = Knot::start(&pool_deployment(&format!("[::1]:{port}"), &[ls.ls_addr])).await;
     let (k, kernel) = kernel_at(mn1, prefix("2001:db8:1::/64"));
     let r = lin6resolvd::start(user_config(dns.addr, port), kernel)
@@ -197,17 +202,11 @@ async fn pool_miss_asks_the_ls_which_ma_and_installs_the_locator_of_the_server_i
     })
     .await;
 
-    // The MA the LS chose was told the user is coming; the mapping is that
-    // MA's server's, not the other one's.
-    let chosen_a = counts_user(&ma_a, mn1);
-    let chosen_b = counts_user(&ma_b, mn1);
-    assert!(chosen_a != chosen_b, "exactly one MA was assigned the user");
-    let (want, chosen) = if chosen_a {
-        (s_a, addr_a)
-    } else {
-        (s_b, addr_b)
-    };
-    println!("the LS chose the MA at {chosen}");
+    // The chosen MA was told the user is coming, the other was not; the
+    // mapping is the chosen MA's server's.
+    assert!(counts_user(&ma_b, mn1), "the LS assigned the user to B");
+    assert!(!counts_user(&ma_a, mn1));
+    let (want, chosen) = (s_b, addr_b);
     assert_eq!(k.mapping(pool_node()).unwrap().0, want);
     let s = &r.ctx.stats;
     assert_eq!(get(&s.ls.chosen), 1);
