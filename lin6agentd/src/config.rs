@@ -45,8 +45,15 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct LsConfig {
     /// LS servers (their port 7310), tried in order; the next one takes over
-    /// when the current one stops acknowledging heartbeats.
+    /// when the current one stops acknowledging heartbeats. May be empty
+    /// when `discovery` is set; if both are set, these are used until DNS
+    /// has answered.
+    #[serde(default)]
     pub servers: Vec<SocketAddr>,
+    /// Find the LS servers through DNS (the `ls=` list of the lin6 TXT
+    /// record at the pool address's reverse name), as users do.
+    #[serde(default)]
+    pub discovery: Option<LsDiscoveryConfig>,
     /// The pool's cluster key, the one in every lsd's config.
     pub cluster_key: LsKeyConfig,
     /// The address users register with and query (sent in heartbeats, and
@@ -82,6 +89,50 @@ pub struct LsConfig {
     pub draining: bool,
     #[serde(default)]
     pub rtt: RttConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LsDiscoveryConfig {
+    /// The pool's LIN6 address (the one all content servers share).
+    #[serde(default)]
+    pub pool: Option<Ipv6Addr>,
+    /// Or the pool's DNS name (absolute): its AAAA record is the pool
+    /// address. Exactly one of `pool` and `name`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// DNS servers asked, in order (the system's resolv.conf is not read).
+    #[serde(default = "default_dns_servers")]
+    pub dns_servers: Vec<SocketAddr>,
+    /// One DNS query's timeout, and tries per query.
+    #[serde(default = "default_dns_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default = "default_dns_attempts")]
+    pub attempts: usize,
+    /// Ask DNS again at least this often (sooner when the record's TTL is
+    /// shorter), and at once when the current LS stops acknowledging.
+    #[serde(default = "default_refresh_s")]
+    pub refresh_s: u64,
+    /// After a failed lookup, the first wait before the next; doubles up
+    /// to `refresh_s`. Also the least time between two lookups.
+    #[serde(default = "default_retry_ms")]
+    pub retry_ms: u64,
+}
+
+fn default_dns_servers() -> Vec<SocketAddr> {
+    vec![SocketAddr::new(Ipv6Addr::LOCALHOST.into(), 53)]
+}
+fn default_dns_timeout_ms() -> u64 {
+    2_000
+}
+fn default_dns_attempts() -> usize {
+    2
+}
+fn default_refresh_s() -> u64 {
+    300
+}
+fn default_retry_ms() -> u64 {
+    1_000
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -374,8 +425,26 @@ impl Config {
             return bad("query.workers must be at most 256");
         }
         if let Some(ls) = &self.ls {
-            if ls.servers.is_empty() {
-                return bad("ls.servers must name at least one LS");
+            if ls.servers.is_empty() && ls.discovery.is_none() {
+                return bad("ls.servers must name at least one LS, or ls.discovery be set");
+            }
+            if let Some(d) = &ls.discovery {
+                match (&d.pool, &d.name) {
+                    (Some(_), None) => {}
+                    (None, Some(n)) if n.ends_with('.') => {}
+                    (None, Some(_)) => {
+                        return bad("ls.discovery.name must be absolute (end with a dot)");
+                    }
+                    _ => return bad("ls.discovery needs exactly one of pool and name"),
+                }
+                if d.dns_servers.is_empty() {
+                    return bad("ls.discovery.dns_servers must name at least one DNS server");
+                }
+                if d.timeout_ms == 0 || d.attempts == 0 || d.refresh_s == 0 || d.retry_ms == 0 {
+                    return bad(
+                        "ls.discovery.timeout_ms, attempts, refresh_s and retry_ms must be positive",
+                    );
+                }
             }
             self.ls_key()?;
             if ls.cluster_key.id == 0 {
@@ -481,6 +550,24 @@ mod tests {
         assert_eq!(ls.rtt.max_concurrent, 16);
         for extra in ["  failover_after_ms: 10\n", "  normal_kbps: 0\n"] {
             assert!(Config::parse(&format!("{base}{extra}")).is_err(), "{extra}");
+        }
+        let disc = "ls:\n  ma_addr: \"2001:db8::1\"\n  capacity_kbps: 10000\n  \
+                    cluster_key: { id: 1, secret_hex: \"000102030405060708090a0b0c0d0e0f\" }\n";
+        let e = Config::parse(disc).unwrap_err();
+        assert!(e.to_string().contains("ls.discovery"), "{e}");
+        let c = Config::parse(&format!(
+            "{disc}  discovery: {{ pool: \"3ffe:501:1830:1999::100\" }}\n"
+        ))
+        .unwrap();
+        let d = c.ls.unwrap().discovery.unwrap();
+        assert_eq!((d.refresh_s, d.dns_servers.len()), (300, 1));
+        for bad in [
+            "  discovery: { name: stream.example }\n",
+            "  discovery: { pool: \"::1\", name: a. }\n",
+            "  discovery: {}\n",
+            "  discovery: { pool: \"::1\", dns_servers: [] }\n",
+        ] {
+            assert!(Config::parse(&format!("{disc}{bad}")).is_err(), "{bad}");
         }
         let e = Config::parse("shaping: { device: eth0 }\n").unwrap_err();
         assert!(e.to_string().contains("needs ls"), "{e}");

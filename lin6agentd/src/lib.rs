@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod ls_client;
+pub mod ls_discovery;
 pub mod metrics;
 pub mod mmsg;
 pub mod network;

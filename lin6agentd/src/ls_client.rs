@@ -8,10 +8,11 @@
 //! MA receives; anything else is dropped before it touches any state and
 //! counted in `lin6agentd_ls_dropped_total{reason}`.
 //!
-//! Where the LS list comes from: a [`watch`] channel of addresses. Today it
-//! is filled once from `ls.servers`; DNS discovery (the reverse TXT record
-//! naming the LSs) can publish into the same channel later without touching
-//! this module.
+//! Where the LS list comes from: a [`watch`] channel of addresses, filled
+//! from `ls.servers` and, with `ls.discovery`, by DNS (`ls_discovery`: the
+//! reverse TXT record naming the pool's LSs). When the current LS stops
+//! acknowledging, the client moves to the next one listed and wakes the
+//! discovery task (the `lapsed` notification) to ask DNS again.
 
 use crate::agent::Agent;
 use crate::config::LsConfig;
@@ -31,7 +32,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::UdpSocket;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -62,11 +63,19 @@ impl Link {
     /// has not acknowledged for `failover_after`; `true` in the second field
     /// when that happened.
     pub fn target(&mut self, now: Instant) -> Option<(SocketAddr, bool)> {
+        self.target_lapsed(now).map(|(to, moved, _)| (to, moved))
+    }
+
+    /// [`Link::target`], and in the third field whether the current LS has
+    /// just gone `failover_after` without acknowledging (also when it is
+    /// the only one listed and there is nowhere to move).
+    pub fn target_lapsed(&mut self, now: Instant) -> Option<(SocketAddr, bool, bool)> {
         if self.servers.is_empty() {
             return None;
         }
-        let mut moved = false;
+        let (mut moved, mut lapsed) = (false, false);
         if now.duration_since(self.since) >= self.failover_after {
+            lapsed = true;
             if self.servers.len() > 1 {
                 self.current = (self.current + 1) % self.servers.len();
                 moved = true;
@@ -74,7 +83,7 @@ impl Link {
             self.since = now;
             self.acked = false;
         }
-        Some((self.servers[self.current], moved))
+        Some((self.servers[self.current], moved, lapsed))
     }
 
     pub fn ack(&mut self, now: Instant) {
@@ -251,6 +260,7 @@ pub async fn spawn(
     agent: Arc<Agent>,
     shaping: ShapingQueue,
     servers: watch::Receiver<Vec<SocketAddr>>,
+    lapsed: Arc<Notify>,
     stop: watch::Receiver<bool>,
 ) -> Result<LsRunning, AgentError> {
     let sock = UdpSocket::bind(cfg.listen)
@@ -291,7 +301,13 @@ pub async fn spawn(
     });
     let sock = Arc::new(sock);
     let tasks = vec![
-        tokio::spawn(main_loop(sock, shared.clone(), servers, stop.clone())),
+        tokio::spawn(main_loop(
+            sock,
+            shared.clone(),
+            servers,
+            lapsed,
+            stop.clone(),
+        )),
         tokio::spawn(sweeper(shared.clone(), agent, stop)),
     ];
     info!(%local_addr, ma = %shared.cfg.ma_addr, "LS client running");
@@ -306,6 +322,7 @@ async fn main_loop(
     sock: Arc<UdpSocket>,
     shared: Arc<LsShared>,
     mut servers: watch::Receiver<Vec<SocketAddr>>,
+    lapsed: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_millis(shared.cfg.heartbeat_interval_ms));
@@ -317,8 +334,13 @@ async fn main_loop(
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                let target = shared.link().target(Instant::now());
-                let Some((to, moved)) = target else { continue };
+                let target = shared.link().target_lapsed(Instant::now());
+                let Some((to, moved, gone_quiet)) = target else { continue };
+                if gone_quiet {
+                    // DNS may name other LSs by now (ls.discovery); without
+                    // discovery nobody listens.
+                    lapsed.notify_one();
+                }
                 if moved {
                     Metrics::inc(&shared.metrics.ls_failovers);
                     warn!(ls = %to, "current LS stopped acknowledging heartbeats; failing over");
@@ -532,6 +554,22 @@ mod tests {
         assert_eq!(l.target(t0 + ms(500)), Some((a(2), true)));
         assert_eq!(l.target(t0 + ms(700)), Some((a(2), false)));
         assert_eq!(l.target(t0 + ms(800)), Some((a(1), true)), "wraps around");
+    }
+
+    #[test]
+    fn a_silent_only_ls_lapses_without_a_move_so_dns_can_be_asked_again() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut l = Link::new(vec![a(1)], ms(300), t0);
+        assert_eq!(l.target_lapsed(t0 + ms(100)), Some((a(1), false, false)));
+        assert_eq!(l.target_lapsed(t0 + ms(300)), Some((a(1), false, true)));
+        assert_eq!(
+            l.target_lapsed(t0 + ms(400)),
+            Some((a(1), false, false)),
+            "once per failover_after, not at every tick"
+        );
+        l.ack(t0 + ms(500));
+        assert_eq!(l.target_lapsed(t0 + ms(700)), Some((a(1), false, false)));
     }
 
     #[test]

@@ -82,6 +82,10 @@ pub struct Metrics {
     pub ls_heartbeats_sent: AtomicU64,
     pub ls_heartbeat_acks: AtomicU64,
     pub ls_failovers: AtomicU64,
+    /// DNS lookups of the pool's LS list (ls_discovery.rs), and those that
+    /// found nothing usable.
+    pub ls_discovery_lookups: AtomicU64,
+    pub ls_discovery_failures: AtomicU64,
     pub ls_rtt_requests: AtomicU64,
     pub ls_rtt_replies: AtomicU64,
     /// RTT requests dropped because `ls.rtt.max_concurrent` were running.
@@ -218,6 +222,16 @@ impl Metrics {
                 "ls_failovers_total",
                 "Switches to the next LS after the current one stopped acknowledging.",
                 &self.ls_failovers,
+            ),
+            (
+                "ls_discovery_lookups_total",
+                "DNS lookups of the pool's LS list (ls.discovery).",
+                &self.ls_discovery_lookups,
+            ),
+            (
+                "ls_discovery_failures_total",
+                "LS list lookups that failed or found no ls= list (the last list is kept).",
+                &self.ls_discovery_failures,
             ),
             (
                 "ls_rtt_requests_total",

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::db::{Backend, Store};
 use crate::error::AgentError;
 use crate::ls_client::{self, LsShared};
+use crate::ls_discovery;
 use crate::metrics::{Metrics, Reject};
 use crate::mmsg::Batch;
 use crate::network;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::Interest;
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tracing::{debug, info, warn};
@@ -44,7 +45,7 @@ pub struct Running {
     pub ls: Option<Arc<LsShared>>,
     /// Where the LS side's socket is bound (the MA's control address).
     pub ls_addr: Option<SocketAddr>,
-    /// The LS list the LS side follows; DNS discovery can publish here.
+    /// The LS list the LS side follows (`ls.discovery` publishes here too).
     pub ls_servers: Option<watch::Sender<Vec<SocketAddr>>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -188,7 +189,18 @@ pub async fn spawn_with_shaper(
     if let (Some(lcfg), Some(key)) = (cfg.ls.clone(), cfg.ls_key()?) {
         let (queue, worker) = ShapingQueue::start(shaper, metrics.clone());
         let (tx, rx) = watch::channel(lcfg.servers.clone());
-        let r = ls_client::spawn(lcfg, key, agent.clone(), queue, rx, stop_rx.clone()).await?;
+        let lapsed = Arc::new(Notify::new());
+        if let Some(d) = lcfg.discovery.clone() {
+            tasks.push(ls_discovery::spawn(
+                d,
+                tx.clone(),
+                lapsed.clone(),
+                metrics.clone(),
+                stop_rx.clone(),
+            )?);
+        }
+        let r =
+            ls_client::spawn(lcfg, key, agent.clone(), queue, rx, lapsed, stop_rx.clone()).await?;
         tasks.extend(r.tasks);
         ls = Some(r.shared);
         ls_addr = Some(r.local_addr);

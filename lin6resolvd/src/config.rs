@@ -8,7 +8,7 @@ use std::time::Duration;
 use lin6::addr::{Lin6Params, NodeId};
 use lin6::auth::Key;
 use lin6::discovery::Server;
-use lin6::wire::PORT_RESOLVD;
+use lin6::wire::{PORT_MA_REGISTRATION, PORT_RESOLVD};
 use serde::Deserialize;
 
 use crate::error::ConfigError;
@@ -41,6 +41,10 @@ pub struct Config {
     pub registration: RegistrationConfig,
     #[serde(default)]
     pub query: QueryConfig,
+    /// Peers that are load-shared pools (their TXT record says `ls=`): how
+    /// the LS is asked which MA to use.
+    #[serde(default)]
+    pub load_sharing: LoadSharingConfig,
     #[serde(default)]
     pub refresh: RefreshConfig,
     #[serde(default)]
@@ -142,6 +146,45 @@ impl Default for QueryConfig {
             attempts: 2,
             rounds: 3,
             backoff_ms: 250,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoadSharingConfig {
+    /// First wait for an LSS_MA_REPLY; doubles at each retry. A cold
+    /// decision waits for the MAs' RTT probes; a retry joins it, and a
+    /// reply to any request sent to that LS is taken.
+    pub timeout_ms: u64,
+    /// LSS_MA_REQUESTs to one LS before going on to the next listed.
+    pub attempts: u32,
+    /// Base port of the MAs an LS names (an LSS_MA_REPLY carries an address
+    /// only): MA Queries go to this + 1.
+    pub ma_port: u16,
+    /// Longest the MA an LS chose for a pool is kept (also capped by
+    /// `cache.ma_max_ttl_s`). The pool's server keeps its sessions, so the
+    /// choice is kept while that MA answers, not re-asked at every miss.
+    pub choice_ttl_s: u64,
+}
+
+impl Default for LoadSharingConfig {
+    fn default() -> Self {
+        LoadSharingConfig {
+            timeout_ms: 300,
+            attempts: 3,
+            ma_port: PORT_MA_REGISTRATION,
+            choice_ttl_s: 3_600,
+        }
+    }
+}
+
+impl LoadSharingConfig {
+    /// How an MA named by an LS is reached.
+    pub fn ma_server(&self, addr: std::net::Ipv6Addr) -> Server {
+        Server {
+            addr,
+            port: (self.ma_port != PORT_MA_REGISTRATION).then_some(self.ma_port),
         }
     }
 }
@@ -288,6 +331,17 @@ impl Config {
         if !(0.1..=0.9).contains(&r.refresh_at) {
             return bad("registration.refresh_at must be within 0.1..0.9".into());
         }
+        let ls = &self.load_sharing;
+        if ls.attempts == 0 || ls.timeout_ms == 0 || ls.choice_ttl_s == 0 {
+            return bad(
+                "load_sharing.attempts, timeout_ms and choice_ttl_s must be at least 1".into(),
+            );
+        }
+        if ls.ma_port == 0 || ls.ma_port == u16::MAX {
+            return bad(
+                "load_sharing.ma_port must be in 1..65534 (queries go to ma_port + 1)".into(),
+            );
+        }
         if r.attempts == 0 || self.query.attempts == 0 || self.query.rounds == 0 {
             return bad("attempts and rounds must be at least 1".into());
         }
@@ -354,6 +408,12 @@ mod tests {
         assert_eq!(c.refresh.listen.port(), 7302);
         assert!(!c.registration.sticky_ma);
         assert!(c.routes.manage);
+        assert_eq!(c.load_sharing.ma_port, 7300);
+        let ma = "2001:db8::7".parse().unwrap();
+        assert_eq!(
+            c.load_sharing.ma_server(ma).ma_query(),
+            "[2001:db8::7]:7301".parse().unwrap()
+        );
     }
 
     #[test]
@@ -364,6 +424,8 @@ mod tests {
             ("ma: ['10.1.1.1']\n", "ma:"),
             ("name: mn1.example\n", "absolute"),
             ("events: {queue: 0}\n", "at least 1"),
+            ("load_sharing: {attempts: 0}\n", "load_sharing"),
+            ("load_sharing: {ma_port: 65535}\n", "ma_port"),
         ] {
             let e = Config::from_yaml(&format!("{MIN}{extra}"))
                 .unwrap_err()

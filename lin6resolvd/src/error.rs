@@ -42,6 +42,37 @@ pub enum MaError {
     Io(#[from] std::io::Error),
 }
 
+/// Asking the LS servers of a pool which MA to use failed.
+#[derive(Debug, Error)]
+pub enum LsError {
+    #[error("the pool's TXT record lists no LS")]
+    NoLs,
+    #[error("no LS answered LSS_MA_REQUEST ({tried} tried)")]
+    NoAnswer { tried: usize },
+    #[error("every LS refused; last code: {code:?}")]
+    Refused { code: lin6::ls::ReplyCode },
+    #[error("LSS_MA_REQUEST: {0}")]
+    Encode(#[from] lin6::ls::LsError),
+    #[error("socket: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl LsError {
+    /// Worth another round: nobody answered, or the pool is busy for now.
+    /// An unknown node stays unknown.
+    pub fn is_transient(&self) -> bool {
+        use lin6::ls::ReplyCode;
+        match self {
+            LsError::NoAnswer { .. } | LsError::Io(_) => true,
+            LsError::Refused { code } => matches!(
+                code,
+                ReplyCode::NoMaAvailable | ReplyCode::RateLimited | ReplyCode::Busy
+            ),
+            LsError::NoLs | LsError::Encode(_) => false,
+        }
+    }
+}
+
 /// Why resolving a peer (miss, refresh) or finding our own MAs failed.
 #[derive(Debug, Error)]
 pub enum ResolveError {
@@ -49,6 +80,8 @@ pub enum ResolveError {
     Discovery(#[from] DiscoveryError),
     #[error(transparent)]
     Ma(#[from] MaError),
+    #[error("load sharing: {0}")]
+    Ls(#[from] LsError),
     #[error(transparent)]
     Kernel(#[from] KernelError),
     #[error("the MA has no mapping for {0}")]
@@ -67,6 +100,7 @@ impl ResolveError {
         match self {
             ResolveError::Discovery(d) => d.is_transient(),
             ResolveError::Ma(MaError::NoAnswer { .. } | MaError::Io(_)) => true,
+            ResolveError::Ls(e) => e.is_transient(),
             _ => false,
         }
     }

@@ -3,7 +3,10 @@
 //! * **MISS** (the kernel has no mapping for a peer, or a peer's source
 //!   locator is unknown or moved): DNS (TXT at the peer's reverse name,
 //!   cached) -> MA Query -> install the mapping with the lifetime the MA
-//!   gave; rounds with backoff when DNS or the MAs do not answer.
+//!   gave; rounds with backoff when DNS or the MAs do not answer. When the
+//!   TXT record says `ls=` the peer is a load-shared pool address: an LS is
+//!   asked which MA to use first (LSS_MA_REQUEST, `ls_client`), and its
+//!   choice is cached for the pool as an `ma=` list is.
 //! * **PREFIX** (we moved): the registration task re-registers at once and
 //!   then sends a Mapping Refresh to every recent correspondent.
 //! * **Mapping Refresh received**: re-query the sender's MA and install what
@@ -31,8 +34,9 @@ use tracing::{debug, info, warn};
 
 use crate::config::Config;
 use crate::correspondents::Correspondents;
-use crate::error::{MaError, ResolveError};
+use crate::error::{LsError, MaError, ResolveError};
 use crate::kernel::KernelHandle;
+use crate::ls_client::{self, LsStats};
 use crate::ma_cache::MaCache;
 use crate::ma_client::{self, Retry};
 
@@ -52,6 +56,8 @@ pub struct Stats {
     pub refreshes_ignored: AtomicU64,
     pub requeries: AtomicU64,
     pub dropped_busy: AtomicU64,
+    /// LSS_MA_REQUEST exchanges with pools' LSs.
+    pub ls: LsStats,
 }
 
 pub fn bump(c: &AtomicU64) {
@@ -77,7 +83,11 @@ pub struct Ctx {
     pub kernel: KernelHandle,
     pub discovery: Option<Discovery>,
     pub static_mas: Vec<Server>,
+    /// Peers' MAs: `ma=` lists from DNS, and for pool addresses the MA an
+    /// LS chose.
     pub ma_cache: Mutex<MaCache>,
+    /// Pool addresses' LS lists (`ls=`), for the record's TTL.
+    pub ls_cache: Mutex<MaCache>,
     pub correspondents: Mutex<Correspondents>,
     pub stats: Stats,
     /// The MA our last registration went to.
@@ -110,6 +120,10 @@ impl Ctx {
                 cfg.cache.ma_capacity,
                 Duration::from_secs(cfg.cache.ma_max_ttl_s),
             )),
+            ls_cache: Mutex::new(MaCache::new(
+                cfg.cache.ma_capacity,
+                Duration::from_secs(cfg.cache.ma_max_ttl_s),
+            )),
             correspondents: Mutex::new(Correspondents::new(cfg.correspondents.capacity)),
             stats: Stats::default(),
             current_ma: Mutex::new(None),
@@ -131,28 +145,86 @@ impl Ctx {
         }
     }
 
+    fn ls_retry(&self) -> Retry {
+        Retry {
+            timeout: Duration::from_millis(self.cfg.load_sharing.timeout_ms),
+            attempts: self.cfg.load_sharing.attempts,
+        }
+    }
+
     /// The MAs of the node with LIN6 address `addr`: static config, the
-    /// cache, or DNS.
+    /// cache, or DNS. For a pool address (its TXT record lists LSs, `ls=`)
+    /// the MA an LS chose for us.
     pub async fn mas_of(&self, addr: Ipv6Addr) -> Result<Vec<Server>, ResolveError> {
+        self.mas_of_via(addr, true).await
+    }
+
+    /// Our own MAs when no name is configured: the `ma=` list at our
+    /// address's reverse name. A pool's LSs choose MAs for its users, not
+    /// for the pool's own servers, which name their MA (`ma:`).
+    pub async fn own_mas(&self, addr: Ipv6Addr) -> Result<Vec<Server>, ResolveError> {
+        self.mas_of_via(addr, false).await
+    }
+
+    async fn mas_of_via(&self, addr: Ipv6Addr, via_ls: bool) -> Result<Vec<Server>, ResolveError> {
         if !self.static_mas.is_empty() {
             return Ok(self.static_mas.clone());
         }
         if let Some(m) = lock(&self.ma_cache).get(addr, Instant::now()) {
             return Ok(m);
         }
-        let Some(d) = &self.discovery else {
-            return Err(MaError::NoMa.into());
+        let cached_ls = match via_ls {
+            true => lock(&self.ls_cache).get(addr, Instant::now()),
+            false => None,
         };
-        bump(&self.stats.dns_lookups);
-        let found = d.servers_of(addr).await?;
-        let mas = found.value.ma;
-        if mas.is_empty() {
-            return Err(MaError::NoMa.into());
-        }
+        let lss = match cached_ls {
+            Some(lss) => lss,
+            None => {
+                let Some(d) = &self.discovery else {
+                    return Err(MaError::NoMa.into());
+                };
+                bump(&self.stats.dns_lookups);
+                let found = d.servers_of(addr).await?;
+                let now = Instant::now();
+                let rec = found.value;
+                // hickory's deadline is a std Instant, as ours.
+                if rec.ls.is_empty() {
+                    if rec.ma.is_empty() {
+                        return Err(MaError::NoMa.into());
+                    }
+                    lock(&self.ma_cache).put(addr, rec.ma.clone(), found.valid_until, now);
+                    return Ok(rec.ma);
+                }
+                if !via_ls {
+                    warn!(%addr, "the TXT record lists LS servers (a pool address), no MA");
+                    return Err(MaError::NoMa.into());
+                }
+                // A pool: its LSs say which MA, not the record.
+                lock(&self.ls_cache).put(addr, rec.ls.clone(), found.valid_until, now);
+                rec.ls
+            }
+        };
+        self.ma_via_ls(addr, &lss).await
+    }
+
+    /// Asks the pool's LSs which MA to use, and caches the choice.
+    async fn ma_via_ls(&self, pool: Ipv6Addr, lss: &[Server]) -> Result<Vec<Server>, ResolveError> {
+        let r = ls_client::choose_ma(lss, self.node, pool, self.ls_retry(), &self.stats.ls).await;
+        let choice = match r {
+            Ok(c) => c,
+            Err(e) => {
+                if matches!(e, LsError::NoAnswer { .. }) {
+                    // Ask DNS again next round: the LSs may have moved.
+                    lock(&self.ls_cache).forget(pool);
+                }
+                return Err(e.into());
+            }
+        };
+        let ma = self.cfg.load_sharing.ma_server(choice.ma);
         let now = Instant::now();
-        // hickory's deadline is a std Instant, as ours.
-        lock(&self.ma_cache).put(addr, mas.clone(), found.valid_until, now);
-        Ok(mas)
+        let until = now + Duration::from_secs(self.cfg.load_sharing.choice_ttl_s);
+        lock(&self.ma_cache).put(pool, vec![ma], until, now);
+        Ok(vec![ma])
     }
 
     /// Queries the peer's MAs and installs the answer; rounds with backoff

@@ -5,6 +5,7 @@
 //!
 //! One file per role: `config`, `error`, `kernel` (lin6.ko, or an in-memory
 //! stand-in for tests), `routes` (rtnetlink), `ma_client` (UDP to MAs),
+//! `ls_client` (UDP to a load-shared pool's LSs),
 //! `ma_cache`, `correspondents`, `events` (what each event does), `metrics`, `tasks`
 //! (start-up and the loops). DNS discovery is in the library
 //! (`lin6::discovery`), shared with lin6agentd and lsd. Design:
@@ -15,6 +16,7 @@ pub mod correspondents;
 pub mod error;
 pub mod events;
 pub mod kernel;
+pub mod ls_client;
 pub mod ma_cache;
 pub mod ma_client;
 pub mod metrics;

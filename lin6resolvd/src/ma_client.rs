@@ -215,7 +215,7 @@ async fn bind_for(to: SocketAddr) -> Result<UdpSocket, MaError> {
 }
 
 /// Receives until `accept` takes a datagram from `from`, or the deadline.
-async fn recv_matching<T>(
+pub(crate) async fn recv_matching<T>(
     sock: &UdpSocket,
     from: SocketAddr,
     deadline: Instant,

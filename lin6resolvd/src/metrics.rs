@@ -75,12 +75,34 @@ pub fn render(ctx: &Ctx) -> String {
         "Misses or refreshes dropped: too many resolutions at once.",
         get(&s.dropped_busy),
     );
+    counter(
+        "ls_requests_total",
+        "LSS_MA_REQUEST sent to pools' LSs (retries included).",
+        get(&s.ls.requests),
+    );
+    counter(
+        "ls_chosen_total",
+        "LSS_MA_REPLY naming an MA.",
+        get(&s.ls.chosen),
+    );
+    counter(
+        "ls_refused_total",
+        "LSS_MA_REPLY refusing (unknown node, no MA, rate limited, busy).",
+        get(&s.ls.refused),
+    );
+    counter(
+        "ls_failovers_total",
+        "Moves to a pool's next LS after one did not answer or refused.",
+        get(&s.ls.failovers),
+    );
     let correspondents = ctx.correspondents.lock().map(|c| c.len()).unwrap_or(0);
     let cached = ctx.ma_cache.lock().map(|c| c.len()).unwrap_or(0);
+    let pools = ctx.ls_cache.lock().map(|c| c.len()).unwrap_or(0);
     let _ = write!(
         out,
         "# HELP lin6resolvd_correspondents Peers remembered.\n# TYPE lin6resolvd_correspondents gauge\nlin6resolvd_correspondents {correspondents}\n\
-         # HELP lin6resolvd_ma_cache_entries Peers whose MA list is cached.\n# TYPE lin6resolvd_ma_cache_entries gauge\nlin6resolvd_ma_cache_entries {cached}\n"
+         # HELP lin6resolvd_ma_cache_entries Peers whose MA list is cached.\n# TYPE lin6resolvd_ma_cache_entries gauge\nlin6resolvd_ma_cache_entries {cached}\n\
+         # HELP lin6resolvd_ls_cache_entries Pool addresses whose LS list is cached.\n# TYPE lin6resolvd_ls_cache_entries gauge\nlin6resolvd_ls_cache_entries {pools}\n"
     );
     out
 }

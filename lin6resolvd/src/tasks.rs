@@ -326,7 +326,7 @@ async fn discover_own(ctx: &Ctx) -> Result<Vec<Server>, ResolveError> {
             }
             Ok(rec.value.ma)
         }
-        _ => ctx.mas_of(ours).await,
+        _ => ctx.own_mas(ours).await,
     }
 }
 

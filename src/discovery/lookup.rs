@@ -93,6 +93,13 @@ impl Discovery {
         Ok(Discovery { resolver })
     }
 
+    /// Drops every answer cached so far: the next lookups ask the DNS
+    /// servers. For when the servers a record named stopped answering and
+    /// the record may have changed within its TTL.
+    pub fn forget_cached(&self) {
+        self.resolver.clear_cache();
+    }
+
     /// The AAAA records of `name`: a node's LIN6 address(es).
     pub async fn lin6_addresses(&self, name: &str) -> Result<Found<Vec<Ipv6Addr>>, DiscoveryError> {
         let lookup = self
