@@ -190,16 +190,7 @@ cp_metrics_ok() { cp_metrics "$1" "$2" > /dev/null 2>&1; }
 
 # cp_metrics NS PORT: the Prometheus text on [::1]:PORT in NS.
 cp_metrics() {
-  in_ns "$1" python3 -c '
-import socket, sys
-s = socket.create_connection(("::1", int(sys.argv[1])), timeout=2)
-s.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
-b = b""
-while True:
-    d = s.recv(65536)
-    if not d: break
-    b += d
-sys.stdout.write(b.split(b"\r\n\r\n", 1)[1].decode())' "$2"
+  in_ns "$1" curl -sSf -m 2 -g "http://[::1]:$2/metrics"
 }
 
 # cp_metric NS PORT NAME [LABELS]: one value (sum over matching label sets;
@@ -276,9 +267,8 @@ cp_kill() {
 # cp_map NS NODE_ID: NS's kernel mapping for NODE_ID as "prefix static
 # lifetime", or nothing.
 cp_map() {
-  in_ns "$1" lin6ctl -j map show "$2" 2>/dev/null | python3 -c '
-import json, sys
-for m in json.load(sys.stdin): print(m["prefix"], m["static"], m["lifetime"])'
+  in_ns "$1" lin6ctl -j map show "$2" 2>/dev/null |
+    jq -r '.[] | "\(.prefix) \(if .static then "True" else "False" end) \(.lifetime)"'
 }
 
 # cp_no_static NS: NS's table holds no static mapping.
@@ -289,13 +279,8 @@ cp_no_static() {
 # cp_agent_maps NS NAME NODE_ID: the prefix agent NAME (in NS) holds for
 # NODE_ID in its database, or "none".
 cp_agent_maps() {
-  in_ns "$1" lin6agentd -c "$CP_WORK/$2/agent.yaml" subscriber list -j \
-    | python3 -c '
-import json, sys
-want_id = sys.argv[1]
-for s in json.load(sys.stdin):
-    if s["node_id"] == want_id:
-        print(s.get("prefix") or "none")' "$3"
+  in_ns "$1" lin6agentd -c "$CP_WORK/$2/agent.yaml" subscriber list -j |
+    jq -r --arg id "$3" '.[] | select(.node_id == $id) | .prefix // "none"'
 }
 
 # cp_sha FILE: sha256 of FILE.

@@ -46,7 +46,17 @@ MN2_ID=02:01:4a:00:00:00:00:02 MN2_IID=201:4a00:0:2
 MN1_LIN6=$LIN6_PREFIX:$MN1_IID
 MN2_LIN6=$LIN6_PREFIX:$MN2_IID
 
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+# `ip -n` enters the namespace in the one process, where `ip netns exec`
+# would exec ip a second time after remounting /sys: under TCG every exec
+# counts.
+in_ns() {
+  local ns=$1; shift
+  if [ "$1" = ip ]; then
+    shift; ip -n "$ns" "$@"
+  else
+    ip netns exec "$ns" "$@"
+  fi
+}
 
 # host NAME: a namespace with its loopback up.
 host() {
@@ -104,7 +114,7 @@ two_mobiles() {
 
 # lin6_stat NS NAME: one counter of NS's lin6 statistics (JSON names, with _).
 lin6_stat() {
-  in_ns "$1" lin6ctl -j stats | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
+  in_ns "$1" lin6ctl -j stats | jq -e ".$2"
 }
 
 # stat_is NS NAME VALUE: whether NS's counter NAME is VALUE now (for
