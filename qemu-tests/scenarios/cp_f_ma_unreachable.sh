@@ -39,10 +39,16 @@ sleep 1
 
 # The MA comes back 1 s after the first packet was sent, whatever the speed
 # of the checks (a guest under TCG on a loaded host is slow): a timer of its
-# own, started by the sender's timestamp.
+# own, started by the sender's timestamp. The tc that brings it back is
+# started beforehand and reads its command from a FIFO, because an exec can
+# take seconds in a loaded guest and the kernel holds the packets for 3 s.
 in_ns rt tc qdisc replace dev rt-m1 root netem loss 100%
+mkfifo "$CP_WORK/tc-cmds"
+in_ns rt tc -batch "$CP_WORK/tc-cmds" &
+tc_batch=$!
+exec 7> "$CP_WORK/tc-cmds"
 (until [ -s "$CP_WORK/sent" ]; do sleep 0.05; done; sleep 1
- ip netns exec rt tc qdisc del dev rt-m1 root; date +%s.%N > "$CP_WORK/ma-up") &
+ echo "qdisc del dev rt-m1 root" >&7; echo "$EPOCHREALTIME" > "$CP_WORK/ma-up") &
 timer=$!
 # 40 datagrams at once: 16 wait, 24 find the queue full.
 in_ns cn python3 -c '
@@ -51,6 +57,8 @@ s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
 open(sys.argv[2], "w").write("%.6f" % time.time())
 for i in range(40): s.sendto(b"x%d" % i, (sys.argv[1], 7006))' "$MN_LIN6" "$CP_WORK/sent"
 wait $timer
+exec 7>&-
+wait $tc_batch
 echo "ma1 back $(echo "($(cat "$CP_WORK/ma-up") - $(cat "$CP_WORK/sent")) * 1000 / 1" | bc) ms after the first packet"
 installed() { in_ns cn lin6ctl map show "$MN_ID" > /dev/null 2>&1; }
 check "the mapping arrives once the MA is back" wait_for 10 installed
