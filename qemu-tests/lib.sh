@@ -46,23 +46,22 @@ MN2_ID=02:01:4a:00:00:00:00:02 MN2_IID=201:4a00:0:2
 MN1_LIN6=$LIN6_PREFIX:$MN1_IID
 MN2_LIN6=$LIN6_PREFIX:$MN2_IID
 
-# `ip -n` enters the namespace in the one process, where `ip netns exec`
-# would exec ip a second time after remounting /sys: under TCG every exec
-# counts.
+# `ip -n` and `lin6ctl -n` enter the namespace in the one process, where
+# `ip netns exec` would exec the program a second time after remounting
+# /sys: under TCG every exec counts.
 in_ns() {
   local ns=$1; shift
-  if [ "$1" = ip ]; then
-    shift; ip -n "$ns" "$@"
-  else
-    ip netns exec "$ns" "$@"
-  fi
+  case "$1" in
+    ip|lin6ctl) local prog=$1; shift; "$prog" -n "$ns" "$@" ;;
+    *) ip netns exec "$ns" "$@" ;;
+  esac
 }
 
-# host NAME: a namespace with its loopback up.
+# host NAME: a namespace with its loopback up, and DAD off (the guest script
+# sets that in the first namespace, which every new one inherits).
 host() {
   ip netns add "$1"
   in_ns "$1" ip link set lo up
-  in_ns "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 }
 
 # link NS_A IF_A NS_B IF_B: a veth pair between two namespaces, both ends up.

@@ -12,7 +12,8 @@ use lin6::addr::{NodeId, Oui, Prefix64};
 /// Control LIN6: the kernel's mapping table and node, statistics, events,
 /// and address arithmetic.
 ///
-/// Talks to lin6.ko over generic netlink in the current network namespace.
+/// Talks to lin6.ko over generic netlink in the current network namespace,
+/// or in the one --netns names.
 /// Changing anything needs CAP_NET_ADMIN. Node IDs are written as EUI-64
 /// bytes (02:01:4a:00:00:00:00:01) or as an interface ID (201:4a00::1);
 /// prefixes as 2001:db8:a::/64 or 2001:db8:a::.
@@ -31,6 +32,10 @@ pub struct Cli {
     /// Indent JSON output.
     #[arg(short, long, global = true)]
     pub pretty: bool,
+    /// Run in the named network namespace (as `ip -n`): a name from
+    /// /run/netns, or a path such as /proc/PID/ns/net.
+    #[arg(short = 'n', long, global = true, value_name = "NETNS")]
+    pub netns: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

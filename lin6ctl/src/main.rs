@@ -7,6 +7,7 @@ mod dns;
 mod ls;
 mod map;
 mod monitor;
+mod netns;
 mod node;
 mod output;
 mod stats;
@@ -26,6 +27,11 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     let out = Out::new(cli.json, cli.pretty);
+    if let Some(name) = &cli.netns {
+        if let Err(e) = netns::enter(name) {
+            return finish(Err(e));
+        }
+    }
     finish(match cli.command {
         Command::Node(c) => node::run(c, &out),
         Command::Map(c) => map::run(c, &out),

@@ -227,3 +227,38 @@ fn kernel_commands_without_the_module() {
         assert!(o.stdout.is_empty());
     }
 }
+
+#[test]
+fn netns_that_does_not_exist_is_named_in_the_error_and_nothing_runs() {
+    let (code, err) = fails(&["-n", "lin6-no-such-namespace", "stats"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("network namespace /run/netns/lin6-no-such-namespace"),
+        "{err}"
+    );
+    let (_, err) = fails(&["--netns", "/nonexistent/ns", "addr", "kind", "02:01:4a::1"]);
+    assert!(err.contains("network namespace /nonexistent/ns"), "{err}");
+}
+
+#[test]
+fn netns_of_our_own_process_is_entered() {
+    // Our own namespace by path: entering it works wherever the test runs
+    // (setns to the current namespace needs CAP_SYS_ADMIN, so only the
+    // error for an unprivileged run is accepted instead).
+    let o = lin6ctl(&[
+        "-n",
+        "/proc/self/ns/net",
+        "addr",
+        "kind",
+        "02:01:4a:00:00:00:00:01",
+    ]);
+    if o.status.code() == Some(0) {
+        assert!(stdout(&o).contains("mobile"), "{}", stdout(&o));
+    } else {
+        assert!(
+            stderr(&o).contains("Operation not permitted"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}

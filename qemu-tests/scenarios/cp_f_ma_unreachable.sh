@@ -47,7 +47,11 @@ mkfifo "$CP_WORK/tc-cmds"
 in_ns rt tc -batch "$CP_WORK/tc-cmds" &
 tc_batch=$!
 exec 7> "$CP_WORK/tc-cmds"
-(until [ -s "$CP_WORK/sent" ]; do sleep 0.05; done; sleep 1
+# The timer waits with `read -t` on a FIFO nobody writes: no sleep to exec.
+mkfifo "$CP_WORK/never"
+(exec 8<> "$CP_WORK/never"
+ until [ -s "$CP_WORK/sent" ]; do read -r -t 0.05 -u 8 || true; done
+ read -r -t 1 -u 8 || true
  echo "qdisc del dev rt-m1 root" >&7; echo "$EPOCHREALTIME" > "$CP_WORK/ma-up") &
 timer=$!
 # 40 datagrams at once: 16 wait, 24 find the queue full.
