@@ -27,10 +27,10 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     let out = Out::new(cli.json, cli.pretty);
-    if let Some(name) = &cli.netns {
-        if let Err(e) = netns::enter(name) {
-            return finish(Err(e));
-        }
+    if let Some(name) = &cli.netns
+        && let Err(e) = netns::enter(name)
+    {
+        return finish(Err(e));
     }
     finish(match cli.command {
         Command::Node(c) => node::run(c, &out),
