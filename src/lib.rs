@@ -4,6 +4,7 @@
 
 pub mod addr;
 pub mod auth;
+pub mod bench;
 pub mod discovery;
 #[cfg(feature = "http")]
 pub mod http;

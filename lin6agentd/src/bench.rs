@@ -8,6 +8,7 @@
 
 use crate::mmsg::Batch;
 use lin6::addr::NodeId;
+use lin6::bench::{Latency, Rate, process_cpu_seconds};
 use lin6::wire::{Codec, MaQuery, MaReply, QueryAnswer};
 use serde::Serialize;
 use std::net::{SocketAddr, UdpSocket};
@@ -26,52 +27,27 @@ pub struct BenchParams {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
-    pub answers: u64,
     pub found: u64,
     pub not_found: u64,
     /// Queries given up on after `LOST_AFTER` (resent).
     pub lost: u64,
-    pub seconds: f64,
-    pub answers_per_s: f64,
-    /// CPU seconds the process got during the measurement (agent and load
-    /// generator when in-process). On a shared machine this is what tells
-    /// a slow machine from a slow agent.
-    pub cpu_seconds: f64,
-    /// Answers per CPU second used: what each core the process gets buys.
-    pub answers_per_cpu_s: f64,
-    pub p50_us: u32,
-    pub p90_us: u32,
-    pub p99_us: u32,
-    pub p999_us: u32,
-    pub max_us: u32,
-    pub threads: usize,
-    pub window: usize,
+    /// Answers per second of the whole process (agent, when in-process,
+    /// and load generator together).
+    #[serde(flatten)]
+    pub rate: Rate,
+    #[serde(flatten)]
+    pub latency: Latency,
 }
 
 impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "{} answers in {:.2} s: {:.0} answers/s ({} threads x {} in flight)",
-            self.answers, self.seconds, self.answers_per_s, self.threads, self.window
-        )?;
+        writeln!(f, "{}", self.rate)?;
         writeln!(
             f,
             "found {}, no mapping {}, lost {}",
             self.found, self.not_found, self.lost
         )?;
-        writeln!(
-            f,
-            "cpu {:.2} s used ({:.2} cores): {:.0} answers per cpu-second",
-            self.cpu_seconds,
-            self.cpu_seconds / self.seconds,
-            self.answers_per_cpu_s
-        )?;
-        write!(
-            f,
-            "latency us: p50 {} p90 {} p99 {} p99.9 {} max {}",
-            self.p50_us, self.p90_us, self.p99_us, self.p999_us, self.max_us
-        )
+        write!(f, "latency us: {}", self.latency)
     }
 }
 
@@ -206,23 +182,6 @@ fn client(p: &BenchParams, idx: usize, start: Instant) -> std::io::Result<Thread
     Ok(r)
 }
 
-/// User + system CPU seconds this process has used.
-fn process_cpu_seconds() -> f64 {
-    // SAFETY: getrusage fills the struct we pass; all-zero is a valid start.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    t(u.ru_utime) + t(u.ru_stime)
-}
-
-fn percentile(sorted: &[u32], p: f64) -> u32 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 /// Runs the load and returns the figures. Blocking: call it from a plain
 /// thread (or `spawn_blocking`), not from an async task.
 pub fn run(p: &BenchParams) -> std::io::Result<BenchReport> {
@@ -257,38 +216,18 @@ pub fn run(p: &BenchParams) -> std::io::Result<BenchReport> {
         all.lost += r.lost;
         all.latencies_us.extend(r.latencies_us);
     }
-    all.latencies_us.sort_unstable();
     let answers = all.found + all.not_found;
-    let seconds = p.duration.as_secs_f64();
     Ok(BenchReport {
-        answers,
         found: all.found,
         not_found: all.not_found,
         lost: all.lost,
-        seconds,
-        answers_per_s: answers as f64 / seconds,
-        cpu_seconds: cpu,
-        answers_per_cpu_s: if cpu > 0.0 { answers as f64 / cpu } else { 0.0 },
-        p50_us: percentile(&all.latencies_us, 0.50),
-        p90_us: percentile(&all.latencies_us, 0.90),
-        p99_us: percentile(&all.latencies_us, 0.99),
-        p999_us: percentile(&all.latencies_us, 0.999),
-        max_us: all.latencies_us.last().copied().unwrap_or(0),
-        threads: p.threads.max(1),
-        window: p.window.clamp(1, 0xffff),
+        rate: Rate::new(
+            answers,
+            p.duration.as_secs_f64(),
+            cpu,
+            p.threads.max(1),
+            p.window.clamp(1, 0xffff),
+        ),
+        latency: Latency::of(all.latencies_us),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_pick_the_right_rank() {
-        let v: Vec<u32> = (1..=1000).collect();
-        assert_eq!(percentile(&v, 0.5), 501);
-        assert_eq!(percentile(&v, 0.99), 990);
-        assert_eq!(percentile(&v, 1.0), 1000);
-        assert_eq!(percentile(&[], 0.5), 0);
-    }
 }

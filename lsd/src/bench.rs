@@ -18,6 +18,7 @@ use crate::events::{Lsd, Sock};
 use crate::subscribers::ConfigSubscribers;
 use lin6::addr::NodeId;
 use lin6::auth::{Key, unix_now};
+use lin6::bench::{Latency, Rate, process_cpu_seconds};
 use lin6::ls::{Body, Frame, Heartbeat, MaReply, MaRequest, Message, RttReply, RttStatus, decode};
 use lin6::mmsg::Batch;
 use serde::Serialize;
@@ -41,22 +42,14 @@ pub struct BenchParams {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
-    pub answers: u64,
     pub lost: u64,
     pub not_ok: u64,
-    pub seconds: f64,
-    pub answers_per_s: f64,
-    /// CPU seconds the whole process (lsd, fake MA, clients) got while
-    /// measuring; on a shared machine this tells a slow LS from a busy host.
-    pub cpu_seconds: f64,
-    pub answers_per_cpu_s: f64,
-    pub p50_us: u32,
-    pub p90_us: u32,
-    pub p99_us: u32,
-    pub p999_us: u32,
-    pub max_us: u32,
-    pub threads: usize,
-    pub window: usize,
+    /// Cached answers per second; the CPU is the whole process's (lsd, fake
+    /// MA, clients).
+    #[serde(flatten)]
+    pub rate: Rate,
+    #[serde(flatten)]
+    pub latency: Latency,
     pub cold_decisions: u32,
     /// LS CPU per cold decision (request, 4 RTT replies, answer), µs.
     pub cold_decision_us: f64,
@@ -64,29 +57,9 @@ pub struct BenchReport {
 
 impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "cached: {} answers in {:.2} s: {:.0} answers/s ({} threads x {} in flight); lost {}, not ok {}",
-            self.answers,
-            self.seconds,
-            self.answers_per_s,
-            self.threads,
-            self.window,
-            self.lost,
-            self.not_ok
-        )?;
-        writeln!(
-            f,
-            "cpu {:.2} s used ({:.2} cores): {:.0} answers per cpu-second",
-            self.cpu_seconds,
-            self.cpu_seconds / self.seconds,
-            self.answers_per_cpu_s
-        )?;
-        writeln!(
-            f,
-            "cached latency us: p50 {} p90 {} p99 {} p99.9 {} max {}",
-            self.p50_us, self.p90_us, self.p99_us, self.p999_us, self.max_us
-        )?;
+        writeln!(f, "cached: {}", self.rate)?;
+        writeln!(f, "lost {}, not ok {}", self.lost, self.not_ok)?;
+        writeln!(f, "cached latency us: {}", self.latency)?;
         write!(
             f,
             "cold decision (LS CPU only, 4 MAs): {:.1} us each over {}",
@@ -302,32 +275,6 @@ fn client(
     Ok(r)
 }
 
-/// User + system CPU seconds of this process so far, from /proc/self/stat
-/// (fields 14 and 15, in clock ticks of 1/100 s on Linux).
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return f64::NAN;
-    };
-    // The command name may hold spaces; the fields start after its ')'.
-    let rest = stat.rsplit_once(')').map_or("", |x| x.1);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| {
-        f.get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    // After ')': state is field 3, so utime (14) and stime (15) are at 11, 12.
-    (tick(11) + tick(12)) / 100.0
-}
-
-fn percentile(sorted: &[u32], p: f64) -> u32 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 /// LS CPU per cold decision, sans-I/O: `n` users from `n` different /64s,
 /// four MAs each answering its RTT request.
 pub fn cold_decisions(n: u32) -> f64 {
@@ -424,7 +371,7 @@ pub fn run(p: &BenchParams) -> std::io::Result<BenchReport> {
             .map(|_| scope.spawn(move || client(ls, p.window, warmup, end)))
             .collect();
         std::thread::sleep(warmup.saturating_duration_since(Instant::now()));
-        let cpu0 = cpu_seconds();
+        let cpu0 = process_cpu_seconds();
         let results: Vec<_> = clients
             .into_iter()
             .map(|h| {
@@ -432,7 +379,7 @@ pub fn run(p: &BenchParams) -> std::io::Result<BenchReport> {
                     .unwrap_or_else(|_| Err(std::io::Error::other("client panicked")))
             })
             .collect();
-        let cpu = cpu_seconds() - cpu0;
+        let cpu = process_cpu_seconds() - cpu0;
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = ma.join();
         (results, p.duration.as_secs_f64(), cpu)
@@ -447,23 +394,12 @@ pub fn run(p: &BenchParams) -> std::io::Result<BenchReport> {
         lost += r.lost;
         not_ok += r.not_ok;
     }
-    lat.sort_unstable();
     let cold_us = cold_decisions(p.cold_decisions);
     Ok(BenchReport {
-        answers: lat.len() as u64,
         lost,
         not_ok,
-        seconds,
-        answers_per_s: lat.len() as f64 / seconds,
-        cpu_seconds: cpu,
-        answers_per_cpu_s: lat.len() as f64 / cpu,
-        p50_us: percentile(&lat, 0.5),
-        p90_us: percentile(&lat, 0.9),
-        p99_us: percentile(&lat, 0.99),
-        p999_us: percentile(&lat, 0.999),
-        max_us: lat.last().copied().unwrap_or(0),
-        threads: p.threads,
-        window: p.window,
+        rate: Rate::new(lat.len() as u64, seconds, cpu, p.threads, p.window),
+        latency: Latency::of(lat),
         cold_decisions: p.cold_decisions,
         cold_decision_us: cold_us,
     })
@@ -484,7 +420,7 @@ mod tests {
             cold_decisions: 100,
         })
         .unwrap();
-        assert!(r.answers > 0, "{r}");
+        assert!(r.rate.answers > 0, "{r}");
         assert_eq!(r.not_ok, 0, "{r}");
         assert!(
             r.cold_decision_us.is_finite() && r.cold_decision_us > 0.0,
