@@ -159,6 +159,7 @@ impl Agent {
         match self.cache.get(q.node) {
             Some(m) => {
                 Metrics::inc(&self.metrics.cache_hits);
+                debug!(node = %q.node, prefix = %m.prefix, "MA Query answered from the cache");
                 let r = Self::reply_for(&q, Some(m), now);
                 self.count_answer(&r);
                 QueryOutcome::Reply(r)
@@ -185,6 +186,7 @@ impl Agent {
         let epoch = self.cache.epoch();
         match self.store.mapping(q.node).await {
             Ok(m) => {
+                debug!(node = %q.node, prefix = ?m.map(|m| m.prefix), "MA Query answered from the database");
                 if let Some(m) = m {
                     self.cache.put(q.node, m, epoch);
                 }
@@ -234,6 +236,7 @@ impl Agent {
                 return None;
             }
         };
+        debug!(node = %req.msg.node, sequence = req.msg.sequence, "Mapping Update Request received");
         match self.register_decoded(now, &req).await {
             Ok((code, key)) => {
                 let reply = UpdateReply {

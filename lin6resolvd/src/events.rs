@@ -212,6 +212,7 @@ impl Ctx {
             return;
         };
         if !lock(&self.inflight).insert(peer) {
+            debug!(%peer, ?why, "already being resolved: event dropped");
             return;
         }
         let ctx = self.clone();

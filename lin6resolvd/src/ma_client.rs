@@ -134,6 +134,7 @@ impl Registrar {
             };
             let bytes = Authenticated::sign(req, &self.key).to_vec();
             sock.send_to(&bytes, to).await?;
+            debug!(ma = %ma, %prefix, sequence = req.sequence, "Mapping Update Request sent");
             let deadline = Instant::now() + wait;
             let key = &self.key;
             let reply = recv_matching(&sock, to, deadline, |buf| {
@@ -190,6 +191,7 @@ pub async fn query(
                 timestamp: unix_now(),
             };
             sock.send_to(&q.to_vec(), to).await?;
+            debug!(ma = %ma, %node, "MA Query sent");
             let deadline = Instant::now() + wait;
             let answer = recv_matching(&sock, to, deadline, |buf| {
                 let r = MaReply::decode(buf).ok()?;
@@ -197,6 +199,7 @@ pub async fn query(
             })
             .await;
             if let Some(a) = answer {
+                debug!(ma = %ma, %node, "MA Reply received");
                 return Ok((ma, a));
             }
             wait = wait.saturating_mul(2);
