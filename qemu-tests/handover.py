@@ -11,8 +11,12 @@ the MN's locator there, and Router Advertisements), and the daemons' logs
 (`resolvd-mn.log`, `resolvd-cn.log`, `ma1.log`: tracing's RFC 3339 UTC
 timestamps). Everything is on the guest's one clock.
 
-Handover time, per move: from the RTM_NEWADDR of the new address (start)
-to the first packet from the CN that reaches the new locator (end). Then
+Handover time, per move: from the new address becoming usable on the MN
+(start) to the first packet from the CN that reaches the new locator (end).
+The start is the earlier of two readings of the kernel's notice of the new
+address, each taken when a process read it, so a little late, never early:
+the RTM_NEWADDR as `ip -ts monitor` printed it, and the MN resolver's read
+of lin6.ko's PREFIX event (sent from the same address notifier chain). Then
 the stages in between, each as time since the start (the step from the
 stage before in brackets); a stage a move did not go through prints "-".
 """
@@ -98,7 +102,9 @@ def main():
         t_up = float(t_up)
         t_next = float(moves[i + 1][2]) if i + 1 < len(moves) else float("inf")
         loc = f"inet6 2001:db8:{new}:0:{iid}/64"
-        t_addr = min(t for t, l in mon if loc in l and t >= t_up - 0.001)
+        t_mon = min(t for t, l in mon if loc in l and t >= t_up - 0.001)
+        t_pfx = first(mn, t_up, t_next, "we moved", f"locator=2001:db8:{new}:0:{iid}")
+        t_addr = min(t_mon, t_pfx) if t_pfx else t_mon
         ra = [t for (t, is_ra, _, _) in dumps[int(new)] if is_ra]
         data = [(t, s, e) for (t, is_ra, s, e) in dumps[int(new)] if not is_ra]
         t_ra = max([t for t in ra if t_up <= t <= t_addr + 0.001], default=None)
@@ -133,7 +139,7 @@ def main():
         ]
         stage_rows.append([t for _, t in st])
         prev = t_addr
-        print("     0.0 ms  new address (RTM_NEWADDR)")
+        print(f"     0.0 ms  new address (RTM_NEWADDR read at {(t_mon - t_addr) * 1000:.1f} ms)")
         for name, t in st:
             if t is None:
                 print(f"        -   {name}")
@@ -145,12 +151,12 @@ def main():
         # whether the first packet at the new locator was a retransmission.
         misses = [t for t, l in cn if lo <= t < before_inst and "miss" in l and "reason" in l]
         queries = [t for t, l in cn if lo <= t < before_inst and "MA Query sent" in l]
-        dropped = [t for t, l in cn if lo <= t < before_inst and "event dropped" in l]
+        dropped = [t for t, l in cn if lo <= t < before_inst and "already being resolved" in l]
         extra = [f"CN misses {len(misses)}", f"CN queries {len(queries)}"]
         if misses:
             extra.append(f"first miss at {(misses[0] - t_addr) * 1000:.1f} ms")
         if dropped:
-            extra.append(f"{len(dropped)} CN events dropped while resolving")
+            extra.append(f"{len(dropped)} CN events came while resolving")
         if i in downs:
             extra.append(f"old link down at {(downs[i] - t_addr) * 1000:.1f} ms")
         sent_before = [e for (t, _, s, e) in data_all if t < t_first]

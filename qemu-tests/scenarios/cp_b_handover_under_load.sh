@@ -66,12 +66,14 @@ cp_resolvd cn "$CN_ID" $CN_NAME
 check "ma1 has the MN on network 1" test "$(cp_agent_maps ma1 ma1 "$MN_ID")" = 2001:db8:1::/64
 
 # Captures on each access network's router side, and the MN's addresses.
+# Written raw (headers only) and decoded after the stream: printing each of
+# the stream's packets as text, three times over, would load the emulated
+# guest and slow the very daemons being timed.
 CN_LOC=2001:db8:b::$CN_IID
 caps=()
 for n in 1 2 3; do
-  in_ns r$n tcpdump -i mn -n -tt -S -l -U \
-    "(ip6 src $CN_LOC and ip6 dst $(loc $n)) or (icmp6 and ip6[40] == 134)" \
-    > "$CP_WORK/dump$n" 2>/dev/null &
+  in_ns r$n tcpdump -i mn -n -s 128 -U -w "$CP_WORK/cap$n.pcap" \
+    "(ip6 src $CN_LOC and ip6 dst $(loc $n)) or (icmp6 and ip6[40] == 134)" 2>/dev/null &
   caps+=($!)
 done
 in_ns mn ip -ts -o monitor address > "$CP_WORK/addrmon" &
@@ -83,14 +85,26 @@ sleep 1
 # a deep pacing queue (netem's 1000 packets, 1.5 s at 8 Mbit/s) would hold
 # the first packet to the new locator behind the ones already queued for
 # the old one, and the figure would measure that queue.
+#
+# The pacing queue sits under a prio qdisc: the daemons mark their
+# datagrams as network control (lin6::qos: DSCP CS6, socket priority 6),
+# which the default priomap sends to the first band, ahead of the stream
+# (priority 0, the second band). With the stream alone in one 8-packet
+# FIFO, TCP keeps it full and the CN's MA Queries were tail-dropped there,
+# each costing a 200 ms query timeout (seen in the breakdown below).
 head -c 40000000 /dev/urandom > "$CP_WORK/file"
-in_ns cn tc qdisc add dev eth0 root netem rate 8mbit limit 8
+in_ns cn tc qdisc add dev eth0 root handle 1: prio
+in_ns cn tc qdisc add dev eth0 parent 1:2 handle 12: netem rate 8mbit limit 8
+in_ns cn tc qdisc add dev eth0 parent 1:3 handle 13: netem rate 8mbit limit 8
 in_ns mn timeout 180 socat -u TCP6-LISTEN:5002,bind=[$MN_LIN6],reuseaddr OPEN:"$CP_WORK/recv",creat,trunc &
 server=$!
 sleep 0.5
 cp_in_dns_ns cn timeout 180 socat -u OPEN:"$CP_WORK/file" TCP6:$MN_NAME:5002 &
 client=$!
-sleep 2
+# Moving before the stream flows would move a node with no correspondent
+# yet (a slow guest takes seconds to set the connection up).
+flowing() { test "$(stat -c %s "$CP_WORK/recv" 2>/dev/null || echo 0)" -gt 1000000; }
+check "the stream is flowing (1 MB received)" wait_for 60 flowing
 
 cur=1
 : > "$CP_WORK/moves"
@@ -110,8 +124,14 @@ wait $client; client_rc=$?
 wait $server; server_rc=$?
 sleep 0.5
 for p in "${caps[@]}"; do kill "$p" 2>/dev/null || true; done
+for p in "${caps[@]}"; do wait "$p" 2>/dev/null || true; done
+for n in 1 2 3; do
+  tcpdump -r "$CP_WORK/cap$n.pcap" -n -tt -S > "$CP_WORK/dump$n" 2>/dev/null
+done
 # The figures.
 /usr/bin/python3 "$LIN6_QEMU_TESTS/handover.py" "$CP_WORK" "$MN_IID" | tee "$CP_WORK/handover.txt"
+# The CN's queues: drops per band (1:1 control, 1:2 the stream).
+in_ns cn tc -s qdisc show dev eth0 | awk '/^qdisc/ { q = $2 " " $3 } /dropped/ { print "CN qdisc " q ": " $0 }'
 # The CN's TCP: retransmission timeouts would show here.
 echo "CN TCP counters: $(in_ns cn nstat -asz TcpRetransSegs TcpExtTCPTimeouts TcpExtTCPLossProbes \
   TcpExtTCPSpuriousRTOs 2>/dev/null | awk 'NR > 1 { printf "%s=%s ", $1, $2 }')"
