@@ -86,16 +86,18 @@ sleep 1
 # the first packet to the new locator behind the ones already queued for
 # the old one, and the figure would measure that queue.
 #
-# The pacing queue sits under a prio qdisc: the daemons mark their
-# datagrams as network control (lin6::qos: DSCP CS6, socket priority 6),
-# which the default priomap sends to the first band, ahead of the stream
-# (priority 0, the second band). With the stream alone in one 8-packet
-# FIFO, TCP keeps it full and the CN's MA Queries were tail-dropped there,
-# each costing a 200 ms query timeout (seen in the breakdown below).
+# The daemons mark their datagrams as network control (lin6::qos: DSCP
+# CS6), and the CN's link serves that class beside the paced queue (an HTB
+# class of its own, picked by a flower filter on the traffic class), as a
+# QoS-aware access link would. With everything in the one 8-packet FIFO,
+# TCP keeps it full and the CN's MA Queries were tail-dropped there, each
+# costing a 200 ms query timeout (seen in the breakdown of earlier runs).
 head -c 40000000 /dev/urandom > "$CP_WORK/file"
-in_ns cn tc qdisc add dev eth0 root handle 1: prio
-in_ns cn tc qdisc add dev eth0 parent 1:2 handle 12: netem rate 8mbit limit 8
-in_ns cn tc qdisc add dev eth0 parent 1:3 handle 13: netem rate 8mbit limit 8
+in_ns cn tc qdisc add dev eth0 root handle 1: htb default 20
+in_ns cn tc class add dev eth0 parent 1: classid 1:10 htb rate 1gbit prio 0
+in_ns cn tc class add dev eth0 parent 1: classid 1:20 htb rate 1gbit prio 1
+in_ns cn tc qdisc add dev eth0 parent 1:20 handle 20: netem rate 8mbit limit 8
+in_ns cn tc filter add dev eth0 parent 1: protocol ipv6 prio 1 flower ip_tos 0xc0/0xfc classid 1:10
 in_ns mn timeout 180 socat -u TCP6-LISTEN:5002,bind=[$MN_LIN6],reuseaddr OPEN:"$CP_WORK/recv",creat,trunc &
 server=$!
 sleep 0.5
@@ -130,7 +132,7 @@ for n in 1 2 3; do
 done
 # The figures.
 /usr/bin/python3 "$LIN6_QEMU_TESTS/handover.py" "$CP_WORK" "$MN_IID" | tee "$CP_WORK/handover.txt"
-# The CN's queues: drops per band (1:1 control, 1:2 the stream).
+# The CN's queues: drops (qdisc 20: the stream's pacing queue).
 in_ns cn tc -s qdisc show dev eth0 | awk '/^qdisc/ { q = $2 " " $3 } /dropped/ { print "CN qdisc " q ": " $0 }'
 # The CN's TCP: retransmission timeouts would show here.
 echo "CN TCP counters: $(in_ns cn nstat -asz TcpRetransSegs TcpExtTCPTimeouts TcpExtTCPLossProbes \
