@@ -157,6 +157,12 @@ def main():
             extra.append(f"first miss at {(misses[0] - t_addr) * 1000:.1f} ms")
         if dropped:
             extra.append(f"{len(dropped)} CN events came while resolving")
+        waited = [t for t, l in ma if lo <= t < hi and "answered after the registration" in l]
+        if waited:
+            extra.append(f"{len(waited)} MA queries waited for the registration")
+        kicked = [t for t, l in cn if lo <= t < hi and "asked to query again" in l]
+        if kicked:
+            extra.append(f"{len(kicked)} CN queries resent on a Refresh")
         if i in downs:
             extra.append(f"old link down at {(downs[i] - t_addr) * 1000:.1f} ms")
         sent_before = [e for (t, _, s, e) in data_all if t < t_first]
