@@ -11,4 +11,5 @@ pub mod http;
 pub mod ls;
 pub mod mmsg;
 pub mod netlink;
+pub mod qos;
 pub mod wire;

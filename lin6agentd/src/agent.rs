@@ -17,9 +17,11 @@ use lin6::auth::{Key, ReplayError, ReplayWindow};
 use lin6::wire::{
     Authenticated, Codec, MaQuery, MaReply, QueryAnswer, UpdateCode, UpdateReply, UpdateRequest,
 };
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tracing::{debug, info, warn};
 
 /// The knobs of the core, taken from the config.
@@ -50,13 +52,60 @@ impl Params {
 }
 
 /// What to do with a query datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum QueryOutcome {
     Reply(MaReply),
     /// Not in the cache: ask the database.
     Lookup(MaQuery),
+    /// A verified registration of this node is being committed: wait for
+    /// it ([`Pending::wait`]), then answer with [`Agent::answer_after_wait`].
+    Wait(MaQuery, Pending),
     /// Malformed: drop without a reply.
     Drop,
+}
+
+/// The longest a query waits for a registration of its node to commit.
+pub const PENDING_WAIT: Duration = Duration::from_secs(1);
+
+/// A registration being committed, as a query sees it.
+#[derive(Debug)]
+pub struct Pending(watch::Receiver<()>);
+
+impl Pending {
+    /// Until the registration is committed or refused (its guard dropped),
+    /// or [`PENDING_WAIT`].
+    pub async fn wait(mut self) {
+        let _ = tokio::time::timeout(PENDING_WAIT, self.0.changed()).await;
+    }
+}
+
+/// Held by a registration from the moment it verified until it is
+/// committed (and cached) or failed: queries for the node meanwhile wait
+/// for it, instead of answering with the locator the node just left.
+struct PendingGuard<'a> {
+    agent: &'a Agent,
+    node: NodeId,
+    tx: Option<watch::Sender<()>>,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        let Some(tx) = self.tx.take() else { return };
+        let mut p = self
+            .agent
+            .pending
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if p.get(&self.node)
+            .is_some_and(|rx| rx.same_channel(&tx.subscribe()))
+        {
+            p.remove(&self.node);
+            self.agent.pending_count.fetch_sub(1, Ordering::Release);
+        }
+        drop(p);
+        // Dropping the sender wakes every waiting query.
+        drop(tx);
+    }
 }
 
 /// How many registration refusals per second are logged at info level; the
@@ -71,6 +120,10 @@ pub struct Agent {
     lookups: Arc<Semaphore>,
     log_second: AtomicU64,
     log_count: AtomicU64,
+    /// Nodes whose verified registration is being committed.
+    pending: RwLock<HashMap<NodeId, watch::Receiver<()>>>,
+    /// `pending.len()`, read without the lock on every query.
+    pending_count: AtomicUsize,
 }
 
 /// Applies the library's replay rules to the state stored in the database.
@@ -107,7 +160,39 @@ impl Agent {
             lookups: Arc::new(Semaphore::new(max_db_lookups)),
             log_second: AtomicU64::new(0),
             log_count: AtomicU64::new(0),
+            pending: RwLock::new(HashMap::new()),
+            pending_count: AtomicUsize::new(0),
         }
+    }
+
+    /// Marks a registration of `node` as being committed (see
+    /// [`PendingGuard`]); a second one for the same node leaves the first
+    /// one's mark.
+    fn pending_guard(&self, node: NodeId) -> PendingGuard<'_> {
+        let mut p = self.pending.write().unwrap_or_else(|p| p.into_inner());
+        if p.contains_key(&node) {
+            return PendingGuard {
+                agent: self,
+                node,
+                tx: None,
+            };
+        }
+        let (tx, rx) = watch::channel(());
+        p.insert(node, rx);
+        self.pending_count.fetch_add(1, Ordering::Release);
+        PendingGuard {
+            agent: self,
+            node,
+            tx: Some(tx),
+        }
+    }
+
+    fn pending_of(&self, node: NodeId) -> Option<Pending> {
+        if self.pending_count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let p = self.pending.read().unwrap_or_else(|p| p.into_inner());
+        p.get(&node).map(|rx| Pending(rx.clone()))
     }
 
     pub fn store(&self) -> &Store {
@@ -156,9 +241,13 @@ impl Agent {
                 return QueryOutcome::Drop;
             }
         };
+        if let Some(p) = self.pending_of(q.node) {
+            return QueryOutcome::Wait(q, p);
+        }
         match self.cache.get(q.node) {
             Some(m) => {
                 Metrics::inc(&self.metrics.cache_hits);
+                debug!(node = %q.node, prefix = %m.prefix, "MA Query answered from the cache");
                 let r = Self::reply_for(&q, Some(m), now);
                 self.count_answer(&r);
                 QueryOutcome::Reply(r)
@@ -185,6 +274,7 @@ impl Agent {
         let epoch = self.cache.epoch();
         match self.store.mapping(q.node).await {
             Ok(m) => {
+                debug!(node = %q.node, prefix = ?m.map(|m| m.prefix), "MA Query answered from the database");
                 if let Some(m) = m {
                     self.cache.put(q.node, m, epoch);
                 }
@@ -200,6 +290,21 @@ impl Agent {
         }
     }
 
+    /// After [`Pending::wait`]: the cache, which the registration filled,
+    /// or the database.
+    pub async fn answer_after_wait(&self, now: u64, q: MaQuery) -> Option<MaReply> {
+        match self.cache.get(q.node) {
+            Some(m) => {
+                Metrics::inc(&self.metrics.cache_hits);
+                debug!(node = %q.node, prefix = %m.prefix, "MA Query answered after the registration");
+                let r = Self::reply_for(&q, Some(m), now);
+                self.count_answer(&r);
+                Some(r)
+            }
+            None => self.answer_from_db(now, q).await,
+        }
+    }
+
     /// Both paths in one call, for callers that do not care which one
     /// answered (tests, the benchmark's warm-up).
     pub async fn query(&self, now: u64, datagram: &[u8]) -> Option<Vec<u8>> {
@@ -209,6 +314,11 @@ impl Agent {
             QueryOutcome::Lookup(q) => {
                 let _permit = self.lookup_permit()?;
                 self.answer_from_db(now, q).await?
+            }
+            QueryOutcome::Wait(q, p) => {
+                let _permit = self.lookup_permit()?;
+                p.wait().await;
+                self.answer_after_wait(now, q).await?
             }
         };
         Some(r.to_vec())
@@ -234,6 +344,7 @@ impl Agent {
                 return None;
             }
         };
+        debug!(node = %req.msg.node, sequence = req.msg.sequence, "Mapping Update Request received");
         match self.register_decoded(now, &req).await {
             Ok((code, key)) => {
                 let reply = UpdateReply {
@@ -306,6 +417,9 @@ impl Agent {
                 expires_at: now + u64::from(self.params.grant(msg.lifetime)),
                 sequence: msg.sequence,
             };
+            // Verified and fresh: queries for the node wait for the commit
+            // (dropped after the cache is updated, or on failure).
+            let _pending = self.pending_guard(msg.node);
             if self
                 .store
                 .commit_registration(msg.node, key.id, sub.last_sequence, &m, now)

@@ -17,6 +17,11 @@ fn udp_socket(addr: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::U
     if reuse_port {
         s.set_reuse_port(true)?;
     }
+    // Replies are what a moving node and its correspondents wait for:
+    // network control (lin6::qos), so a QoS-aware queue serves them first.
+    if let Err(e) = lin6::qos::mark_control(&s, addr.is_ipv6()) {
+        tracing::debug!("marking the socket as network control: {e}");
+    }
     // Room for a burst of queries while a worker is busy sending.
     let _ = s.set_recv_buffer_size(4 << 20);
     s.set_nonblocking(true)?;

@@ -321,6 +321,22 @@ async fn query_worker(sock: Arc<UdpSocket>, agent: Arc<Agent>, mut stop: watch::
                             }
                         });
                     }
+                    QueryOutcome::Wait(q, pending) => {
+                        let Some(from) = batch.source(i) else {
+                            continue;
+                        };
+                        let Some(permit) = agent.lookup_permit() else {
+                            continue;
+                        };
+                        let (agent, sock) = (agent.clone(), sock.clone());
+                        tokio::spawn(async move {
+                            let _permit = permit;
+                            pending.wait().await;
+                            if let Some(r) = agent.answer_after_wait(unix_now(), q).await {
+                                send(&sock, &r.to_vec(), from, &agent).await;
+                            }
+                        });
+                    }
                     QueryOutcome::Drop => {}
                 }
             }

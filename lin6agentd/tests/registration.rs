@@ -6,7 +6,10 @@ mod common;
 use common::*;
 use lin6::auth::Key;
 use lin6::wire::{QueryAnswer, UpdateCode};
+use lin6agentd::QueryOutcome;
 use lin6agentd::metrics::{Metrics, Reject};
+use std::sync::Arc;
+use std::time::Duration;
 
 const NOW: u64 = 1_800_000_000;
 const TS: u32 = NOW as u32;
@@ -327,4 +330,62 @@ async fn same_request_at_two_agents_at_once_is_accepted_exactly_once() {
     }
     let m = a.store().mapping(node(1)).await.unwrap().unwrap();
     assert_eq!((m.sequence, m.prefix), (20, prefix(20)));
+}
+
+/// A query for a node whose verified registration is being committed waits
+/// for the commit and gets the new locator, not the one the node just left
+/// (the database's write lock, held here by another connection, keeps the
+/// registration from committing until we let it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_during_a_registration_waits_for_its_commit() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let a = Arc::new(agent(&url).await);
+    add(a.store(), node(1), 1).await;
+    let r = a
+        .register(NOW, &request(node(1), &key(1), 10, prefix(1), TS, 300))
+        .await
+        .unwrap();
+    assert_eq!(reply_code(&r, &key(1)), (UpdateCode::Ok, true));
+
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let reg = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            a.register(NOW, &request(node(1), &key(1), 11, prefix(2), TS, 300))
+                .await
+        })
+    };
+    // Until the registration has verified and waits for the database.
+    let mut waited = 0;
+    while !matches!(
+        a.answer_from_cache(NOW, &query(node(1), 1)),
+        QueryOutcome::Wait(..)
+    ) {
+        assert!(waited < 200, "the registration never became pending");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += 1;
+    }
+    let q = {
+        let a = a.clone();
+        tokio::spawn(async move { a.query(NOW + 1, &query(node(1), 78)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!q.is_finished(), "the query must wait for the commit");
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    let r = reg.await.unwrap().unwrap();
+    assert_eq!(reply_code(&r, &key(1)), (UpdateCode::Ok, true));
+    let q = answer(&q.await.unwrap().unwrap());
+    assert_eq!(q.sequence, 78);
+    assert_eq!(mapping_of(&q).map(|m| m.0), Some(prefix(2)));
+    // And with nothing pending, straight from the cache.
+    assert!(matches!(
+        a.answer_from_cache(NOW, &query(node(1), 2)),
+        QueryOutcome::Reply(_)
+    ));
 }

@@ -17,7 +17,7 @@
 //! once and at most one per peer; the loop that hands them out never waits
 //! on the network.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,10 +26,10 @@ use std::time::{Duration, Instant};
 
 use lin6::addr::{Lin6Params, NodeId};
 use lin6::discovery::{Discovery, Server};
-use lin6::netlink::{Event, Lifetime, MapNew};
+use lin6::netlink::{Event, Lifetime, MapNew, MissReason};
 use lin6::wire::{Codec, MappingRefresh, QueryAnswer};
 use tokio::net::UdpSocket;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
@@ -71,8 +71,23 @@ pub fn get(c: &AtomicU64) -> u64 {
 /// Why a peer is being resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Why {
+    /// No mapping for a destination.
     Miss,
+    /// A packet came from a locator we do not have for the peer: it may
+    /// have moved, and its MA may know (or be about to know) it.
+    Moved,
+    /// The peer says it moved: its MA knows.
     Refresh,
+}
+
+/// A resolution in flight for one peer.
+struct Inflight {
+    /// An event that may have news came meanwhile: when this round ends,
+    /// resolve again (the answer in hand may predate what the event says).
+    again: bool,
+    /// Tells the query in flight to ask again at once (a Mapping Refresh:
+    /// the MA knows now; the query waiting may be lost or already old).
+    kick: Arc<Notify>,
 }
 
 /// State shared by the resolver's tasks.
@@ -92,7 +107,7 @@ pub struct Ctx {
     pub stats: Stats,
     /// The MA our last registration went to.
     pub current_ma: Mutex<Option<Server>>,
-    inflight: Mutex<HashSet<NodeId>>,
+    inflight: Mutex<HashMap<NodeId, Inflight>>,
     permits: Arc<Semaphore>,
     last_refresh: Mutex<HashMap<NodeId, Instant>>,
 }
@@ -127,7 +142,7 @@ impl Ctx {
             correspondents: Mutex::new(Correspondents::new(cfg.correspondents.capacity)),
             stats: Stats::default(),
             current_ma: Mutex::new(None),
-            inflight: Mutex::new(HashSet::new()),
+            inflight: Mutex::new(HashMap::new()),
             permits: Arc::new(Semaphore::new(cfg.events.max_resolving)),
             last_refresh: Mutex::new(HashMap::new()),
             cfg,
@@ -228,14 +243,14 @@ impl Ctx {
     }
 
     /// Queries the peer's MAs and installs the answer; rounds with backoff
-    /// while DNS or the MAs do not answer.
-    pub async fn resolve(&self, peer: NodeId) -> Result<(), ResolveError> {
+    /// while DNS or the MAs do not answer. `kick`: see [`ma_client::query`].
+    pub async fn resolve(&self, peer: NodeId, kick: Option<&Notify>) -> Result<(), ResolveError> {
         let addr = self.params.lin6_address(peer);
         let mut backoff = Duration::from_millis(self.cfg.query.backoff_ms);
         let mut round = 0;
         loop {
             round += 1;
-            let r = self.resolve_once(peer, addr).await;
+            let r = self.resolve_once(peer, addr, kick).await;
             match r {
                 Err(e) if e.is_transient() && round < self.cfg.query.rounds => {
                     debug!(%peer, "round {round}: {e}; again in {backoff:?}");
@@ -248,9 +263,14 @@ impl Ctx {
         }
     }
 
-    async fn resolve_once(&self, peer: NodeId, addr: Ipv6Addr) -> Result<(), ResolveError> {
+    async fn resolve_once(
+        &self,
+        peer: NodeId,
+        addr: Ipv6Addr,
+        kick: Option<&Notify>,
+    ) -> Result<(), ResolveError> {
         let mas = self.mas_of(addr).await?;
-        let (ma, answer) = ma_client::query(&mas, peer, self.query_retry()).await?;
+        let (ma, answer) = ma_client::query(&mas, peer, self.query_retry(), kick).await?;
         match answer {
             QueryAnswer::Mapping {
                 prefix, lifetime, ..
@@ -272,24 +292,61 @@ impl Ctx {
         }
     }
 
-    /// Starts resolving `peer` in its own task, unless it is already being
-    /// resolved or too many resolutions run (then the event is dropped; a
-    /// miss comes again while packets wait).
+    /// Starts resolving `peer` in its own task, unless too many resolutions
+    /// run (then the event is dropped; a miss comes again while packets
+    /// wait). If `peer` is already being resolved, a plain miss is left to
+    /// that resolution; a moved source or a Mapping Refresh has it resolve
+    /// once more when it ends, and a Refresh also has its query sent again
+    /// at once, so that news is never lost to an answer read just before.
     pub fn spawn_resolve(self: &Arc<Self>, peer: NodeId, why: Why) {
         if peer == self.node {
             return;
         }
-        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-            bump(&self.stats.dropped_busy);
-            return;
+        let kick = {
+            let mut inflight = lock(&self.inflight);
+            if let Some(f) = inflight.get_mut(&peer) {
+                match why {
+                    Why::Miss => {}
+                    Why::Moved => f.again = true,
+                    Why::Refresh => {
+                        f.again = true;
+                        f.kick.notify_waiters();
+                    }
+                }
+                debug!(%peer, ?why, again = f.again, "already being resolved");
+                return;
+            }
+            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                bump(&self.stats.dropped_busy);
+                return;
+            };
+            let kick = Arc::new(Notify::new());
+            inflight.insert(
+                peer,
+                Inflight {
+                    again: false,
+                    kick: kick.clone(),
+                },
+            );
+            (kick, permit)
         };
-        if !lock(&self.inflight).insert(peer) {
-            return;
-        }
         let ctx = self.clone();
         tokio::spawn(async move {
-            let r = ctx.resolve(peer).await;
-            lock(&ctx.inflight).remove(&peer);
+            let (kick, permit) = kick;
+            let r = loop {
+                let r = ctx.resolve(peer, Some(&kick)).await;
+                let mut inflight = lock(&ctx.inflight);
+                match inflight.get_mut(&peer) {
+                    Some(f) if f.again => {
+                        f.again = false;
+                        debug!(%peer, "resolving again: news came during the last round");
+                    }
+                    _ => {
+                        inflight.remove(&peer);
+                        break r;
+                    }
+                }
+            };
             drop(permit);
             match r {
                 Ok(()) => bump(&ctx.stats.resolved),
@@ -312,7 +369,11 @@ impl Ctx {
                 node_id, reason, ..
             } => {
                 debug!(%node_id, %reason, "miss");
-                self.spawn_resolve(node_id, Why::Miss);
+                let why = match reason {
+                    MissReason::SourceMoved | MissReason::UnknownSource => Why::Moved,
+                    _ => Why::Miss,
+                };
+                self.spawn_resolve(node_id, why);
             }
             Event::Prefix {
                 new_locator: Some(l),

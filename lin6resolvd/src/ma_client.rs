@@ -18,6 +18,7 @@ use lin6::wire::{
     UpdateReply, UpdateRequest,
 };
 use tokio::net::UdpSocket;
+use tokio::sync::Notify;
 use tokio::time::{Instant, timeout_at};
 use tracing::{debug, info, warn};
 
@@ -134,6 +135,7 @@ impl Registrar {
             };
             let bytes = Authenticated::sign(req, &self.key).to_vec();
             sock.send_to(&bytes, to).await?;
+            debug!(ma = %ma, %prefix, sequence = req.sequence, "Mapping Update Request sent");
             let deadline = Instant::now() + wait;
             let key = &self.key;
             let reply = recv_matching(&sock, to, deadline, |buf| {
@@ -169,34 +171,61 @@ impl Registrar {
     }
 }
 
+/// How many times one [`query`] may be told to ask again at once.
+const MAX_KICKS: u32 = 4;
+
 /// Asks the MAs of a peer for its mapping, first MA first; each MA gets
-/// `retry.attempts` queries with doubling timeouts.
+/// `retry.attempts` queries with doubling timeouts. `kick`, when notified
+/// while a query waits for its answer, has the query sent again at once (a
+/// fresh sequence; the answer to the older one is then ignored) instead of
+/// at its timeout: a Mapping Refresh says the MA knows something new, and
+/// the query in flight may have been lost or answered with the old mapping.
 pub async fn query(
     mas: &[Server],
     node: NodeId,
     retry: Retry,
+    kick: Option<&Notify>,
 ) -> Result<(Server, QueryAnswer), MaError> {
     if mas.is_empty() {
         return Err(MaError::NoMa);
     }
+    let mut kicks = 0;
     for &ma in mas {
         let to = ma.ma_query();
         let sock = bind_for(to).await?;
         let mut wait = retry.timeout;
-        for _ in 0..retry.attempts {
+        let mut attempt = 0;
+        while attempt < retry.attempts {
+            attempt += 1;
             let q = MaQuery {
                 sequence: random_u32(),
                 node,
                 timestamp: unix_now(),
             };
             sock.send_to(&q.to_vec(), to).await?;
+            debug!(ma = %ma, %node, "MA Query sent");
             let deadline = Instant::now() + wait;
             let answer = recv_matching(&sock, to, deadline, |buf| {
                 let r = MaReply::decode(buf).ok()?;
                 (r.sequence == q.sequence && r.node == node).then_some(r.answer)
-            })
-            .await;
+            });
+            let kicked = async {
+                match kick {
+                    Some(k) if kicks < MAX_KICKS => k.notified().await,
+                    _ => std::future::pending().await,
+                }
+            };
+            let answer = tokio::select! {
+                a = answer => a,
+                () = kicked => {
+                    kicks += 1;
+                    attempt -= 1;
+                    debug!(ma = %ma, %node, "asked to query again: not waiting for the answer");
+                    continue;
+                }
+            };
             if let Some(a) = answer {
+                debug!(ma = %ma, %node, "MA Reply received");
                 return Ok((ma, a));
             }
             wait = wait.saturating_mul(2);
@@ -211,7 +240,11 @@ async fn bind_for(to: SocketAddr) -> Result<UdpSocket, MaError> {
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
     };
-    Ok(UdpSocket::bind(any).await?)
+    let sock = UdpSocket::bind(any).await?;
+    if let Err(e) = lin6::qos::mark_control(&sock, to.is_ipv6()) {
+        debug!("marking the socket as network control: {e}");
+    }
+    Ok(sock)
 }
 
 /// Receives until `accept` takes a datagram from `from`, or the deadline.
@@ -436,7 +469,7 @@ mod tests {
             addr: Ipv6Addr::LOCALHOST,
             port: Some(port - 1),
         };
-        let (_, a) = query(&[ma], node(), retry()).await.unwrap();
+        let (_, a) = query(&[ma], node(), retry(), None).await.unwrap();
         match a {
             QueryAnswer::Mapping { prefix, .. } => {
                 assert_eq!(prefix, "2001:db8:b::/64".parse().unwrap())

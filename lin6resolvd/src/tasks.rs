@@ -108,6 +108,10 @@ pub async fn start(cfg: Config, kernel: KernelHandle) -> Result<Running, StartEr
             addr: cfg.refresh.listen,
             source,
         })?;
+    // Mapping Refreshes go out from this socket: network control.
+    if let Err(e) = lin6::qos::mark_control(&refresh_sock, refresh_addr.is_ipv6()) {
+        warn!("marking the refresh socket as network control: {e}");
+    }
     let refresh_sock = Arc::new(refresh_sock);
     let metrics = match cfg.metrics_listen {
         Some(addr) => Some(

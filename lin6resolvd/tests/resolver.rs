@@ -588,7 +588,8 @@ async fn misses_beyond_the_resolution_bound_are_dropped_not_queued() {
     for i in 10..20 {
         r.events.send(miss(node(i))).await.unwrap();
     }
-    // A repeated miss for a peer being resolved is dropped as well, never queued.
+    // A repeated miss for a peer being resolved is left to that resolution:
+    // never queued, and not a "busy" drop either.
     r.events.send(miss(node(10))).await.unwrap();
     wait_until(5, "8 misses dropped", async || {
         get(&r.ctx.stats.dropped_busy) >= 8
@@ -598,11 +599,7 @@ async fn misses_beyond_the_resolution_bound_are_dropped_not_queued() {
         t0.elapsed() < Duration::from_millis(500),
         "the event loop did not wait"
     );
-    wait_until(5, "the 11th miss handled", async || {
-        get(&r.ctx.stats.dropped_busy) >= 9
-    })
-    .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(get(&r.ctx.stats.dropped_busy), 9);
+    assert_eq!(get(&r.ctx.stats.dropped_busy), 8);
     assert_eq!(ka.map_news(), 0);
 }
