@@ -165,12 +165,24 @@ bench_mtu() {
 }
 
 # --- iperf3 -------------------------------------------------------------------
-# The server runs in mn2 for the whole benchmark; the caller sets $work.
+# One server per contender in mn2, bound to that contender's address, for
+# the whole benchmark (the caller sets $work). Bound, because a UDP server
+# on :: answers from the source address the kernel selects, and with
+# MIPv6's home addresses present that is a home address (RFC 6724 rule 4
+# prefers them), which the client's connected socket drops: UDP failed for
+# every contender.
 PORT=5201
+declare -A SERVER_PORT
 iperf3_server() {
-  in_ns mn2 iperf3 -s -p "$PORT" >"$work/iperf3-server.log" 2>&1 &
-  wait_for 10 bash -c "ip netns exec mn2 ss -Htln | grep -q ':$PORT\b'" ||
-    fail "iperf3 server did not start: $(cat "$work/iperf3-server.log")"
+  local c i=0
+  for c in "${ALL_CONTENDERS[@]}"; do
+    SERVER_PORT[$c]=$((PORT + i)); i=$((i + 1))
+    in_ns mn2 iperf3 -s -B "${DST[$c]}" -p "${SERVER_PORT[$c]}" >"$work/iperf3-server-$c.log" 2>&1 &
+  done
+  for c in "${ALL_CONTENDERS[@]}"; do
+    wait_for 10 bash -c "ip netns exec mn2 ss -Htln | grep -q ':${SERVER_PORT[$c]}\b'" ||
+      fail "iperf3 server for $c did not start: $(cat "$work/iperf3-server-$c.log")"
+  done
 }
 
 # iperf3_run CONTENDER OUT.json ARGS...: one iperf3 client run from mn1
@@ -179,7 +191,7 @@ iperf3_server() {
 iperf3_run() {
   local c=$1 out=$2 try; shift 2
   for try in 1 2 3; do
-    if in_ns mn1 timeout 120 iperf3 -c "${DST[$c]}" -B "${SRC[$c]}" -p "$PORT" -A 0,1 -J "$@" >"$out" 2>&1; then
+    if in_ns mn1 timeout 120 iperf3 -c "${DST[$c]}" -B "${SRC[$c]}" -p "${SERVER_PORT[$c]}" -A 0,1 -J "$@" >"$out" 2>&1; then
       return 0
     fi
     sleep 1
