@@ -22,6 +22,7 @@
 set -euo pipefail
 : "${LIN6_QEMU_TESTS:?run me through qemu-tests/run --exec (scripts/bench datapath)}"
 source "$LIN6_QEMU_TESTS/lib.sh"
+source "$LIN6_QEMU_TESTS/bench/common.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 
@@ -42,66 +43,13 @@ done
 say() { printf '[bench] %s\n' "$*"; }
 work=$(mktemp -d)
 trap 'cleanup_netns; rm -rf "$work"' EXIT
-PORT=5201
-SIR=2001:db8:5151
 
 # --- topology -------------------------------------------------------------
-declare -A SRC DST
-SRC[plain]=2001:db8:a::100   DST[plain]=2001:db8:b::100
-SRC[lin6]=$MN1_LIN6          DST[lin6]=$MN2_LIN6
-SRC[ila]=$SIR::a1            DST[ila]=$SIR::a2
-
+# The path and all contenders of common.sh (MIPv6's too: every contender of
+# the paper benchmark is set up, this one measures three of them).
 topology() {
-  two_mobiles
-  # plain: ordinary addresses beside the locators
-  in_ns mn1 ip -6 addr add "${SRC[plain]}/64" dev eth0 nodad
-  in_ns mn2 ip -6 addr add "${DST[plain]}/64" dev eth0 nodad
-  # ILA: the SIR address on lo; the locator prefixes 2001:db8:1a::/64 (mn1)
-  # and 2001:db8:1b::/64 (mn2) ride the same links. ILA's input mapping
-  # matches a whole locator /64, so they are not the LIN6/plain /64s. The
-  # locator addresses are on no interface: the router reaches them through
-  # permanent neighbour entries (no ND to translate).
-  in_ns mn1 ip -6 addr add "$SIR::a1/128" dev lo nodad
-  in_ns mn2 ip -6 addr add "$SIR::a2/128" dev lo nodad
-  local mac1 mac2
-  mac1=$(in_ns mn1 cat /sys/class/net/eth0/address)
-  mac2=$(in_ns mn2 cat /sys/class/net/eth0/address)
-  in_ns rt ip -6 route add 2001:db8:1a::/64 dev rt-a
-  in_ns rt ip -6 route add 2001:db8:1b::/64 dev rt-b
-  in_ns rt ip -6 neigh replace 2001:db8:1a::a1 lladdr "$mac1" dev rt-a nud permanent
-  in_ns rt ip -6 neigh replace 2001:db8:1b::a2 lladdr "$mac2" dev rt-b nud permanent
-  local ila=(csum-mode adj-transport ident-type luid)
-  in_ns mn1 ip -6 route add "$SIR::a2/128" encap ila 2001:db8:1b:0 "${ila[@]}" hook-type output \
-    via 2001:db8:a::1 dev eth0 src "$SIR::a1"
-  in_ns mn2 ip -6 route add "$SIR::a1/128" encap ila 2001:db8:1a:0 "${ila[@]}" hook-type output \
-    via 2001:db8:b::1 dev eth0 src "$SIR::a2"
-  in_ns mn1 ip ila add loc_match 2001:db8:1a:0 loc "$SIR:0" "${ila[@]}"
-  in_ns mn2 ip ila add loc_match 2001:db8:1b:0 loc "$SIR:0" "${ila[@]}"
-
-  local c
-  for c in plain lin6 ila; do
-    in_ns mn1 ping -6 -c 2 -i 0.2 -W 3 -I "${SRC[$c]}" "${DST[$c]}" >/dev/null ||
-      fail "no connectivity for $c (${SRC[$c]} -> ${DST[$c]})"
-  done
-  in_ns mn2 iperf3 -s -p "$PORT" >"$work/iperf3-server.log" 2>&1 &
-  wait_for 10 bash -c "ip netns exec mn2 ss -Htln | grep -q ':$PORT\b'" ||
-    fail "iperf3 server did not start: $(cat "$work/iperf3-server.log")"
-}
-
-# --- one run ----------------------------------------------------------------
-# iperf3_run CONTENDER OUT.json ARGS...: one iperf3 client run from mn1;
-# retried once if the server is still busy with the previous test.
-iperf3_run() {
-  local c=$1 out=$2 try; shift 2
-  for try in 1 2 3; do
-    if in_ns mn1 timeout 120 iperf3 -c "${DST[$c]}" -B "${SRC[$c]}" -p "$PORT" -A 0,1 -J "$@" >"$out" 2>&1; then
-      return 0
-    fi
-    sleep 1
-  done
-  echo "iperf3 for $c failed:" >&2
-  grep '"error"' "$out" >&2 || cat "$out" >&2
-  return 1
+  bench_topology
+  iperf3_server
 }
 
 # lin6_counter NS NAME: one counter of NS's lin6 statistics, without a Python start
@@ -112,21 +60,6 @@ lin6_counter() {
   echo "${BASH_REMATCH[1]}"
 }
 translated() { echo $(( $(lin6_counter mn1 translated_out) + $(lin6_counter mn1 translated_in) )); }
-
-# rate FILE: "RECEIVED SENT" bytes per second from iperf3's pretty-printed
-# JSON (its sum_received and sum_sent blocks), by awk: a Python start per
-# run costs seconds under TCG.
-rate() {
-  awk '
-    /"sum_(sent|received)":/ { blk = ($1 ~ /received/) ? "rx" : "tx"; next }
-    blk && /}/ { blk = "" }
-    blk && /"seconds":/ { gsub(/,/, "", $2); secs[blk] = $2 }
-    blk && /"bytes":/ { gsub(/,/, "", $2); bytes[blk] = $2 }
-    END {
-      if (!secs["rx"] || !secs["tx"]) exit 1
-      printf "%.3f %.3f\n", bytes["rx"] / secs["rx"], bytes["tx"] / secs["tx"]
-    }' "$1"
-}
 
 # run KIND CONTENDER ROUND: appends "KIND CONTENDER ROUND VALUE [SENT]" to
 # results.tsv and checks that lin6 translated only in the lin6 runs.
