@@ -42,10 +42,15 @@ for offload in on off; do
   sleep 0.5
   in_ns mn1 timeout 120 socat -u OPEN:"$work/file-$offload" TCP6:[$MN2_LIN6]:5001 &
   client=$!
-  # While the stream runs, both ends' sockets name only LIN6 addresses.
-  sleep 0.3
-  in_ns mn1 ss -tn > "$work/ss1-$offload"
-  in_ns mn2 ss -tn > "$work/ss2-$offload"
+  # While the stream runs, both ends' sockets name only LIN6 addresses:
+  # looked at once both ends hold an established connection (a loaded guest
+  # may take seconds to start the client).
+  snapshot() {
+    in_ns mn1 ss -Htn state established > "$work/ss1-$offload"
+    in_ns mn2 ss -Htn state established > "$work/ss2-$offload"
+    grep -q . "$work/ss1-$offload" && grep -q . "$work/ss2-$offload"
+  }
+  wait_for 30 snapshot || true
   wait $client; wait $server
   check "TCP transfer of $(stat -c %s "$work/file-$offload") bytes (offload $offload): sha256 equal" test "$(sha256sum < "$work/recv-$offload")" = "$want"
 done
