@@ -215,3 +215,12 @@ rate() {
       printf "%.3f %.3f\n", bytes["rx"] / secs["rx"], bytes["tx"] / secs["tx"]
     }' "$1"
 }
+
+# lin6_counter NS NAME: one counter of NS's lin6 statistics (a regex, not jq
+# or python: this runs around every measurement, and an exec is slow under
+# TCG).
+lin6_counter() {
+  local j; j=$(in_ns "$1" lin6ctl -j stats)
+  [[ $j =~ \"$2\":([0-9]+) ]] || fail "lin6ctl -j stats in $1 has no $2: $j"
+  echo "${BASH_REMATCH[1]}"
+}

@@ -52,13 +52,6 @@ topology() {
   iperf3_server
 }
 
-# lin6_counter NS NAME: one counter of NS's lin6 statistics, without a Python start
-# per call (slow under TCG).
-lin6_counter() {
-  local j; j=$(in_ns "$1" lin6ctl -j stats)
-  [[ $j =~ \"$2\":([0-9]+) ]] || fail "lin6ctl -j stats in $1 has no $2: $j"
-  echo "${BASH_REMATCH[1]}"
-}
 translated() { echo $(( $(lin6_counter mn1 translated_out) + $(lin6_counter mn1 translated_in) )); }
 
 # run KIND CONTENDER ROUND: appends "KIND CONTENDER ROUND VALUE [SENT]" to

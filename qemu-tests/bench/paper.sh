@@ -58,13 +58,6 @@ setup() {
   iperf3_server
 }
 
-# lin6_counter NS NAME: one counter of NS's lin6 statistics (a regex, not
-# jq or python: this runs around every measurement).
-lin6_counter() {
-  local j; j=$(in_ns "$1" lin6ctl -j stats)
-  [[ $j =~ \"$2\":([0-9]+) ]] || fail "lin6ctl -j stats in $1 has no $2: $j"
-  echo "${BASH_REMATCH[1]}"
-}
 lin6_sum() { echo $(( $(lin6_counter mn1 "$1") + $(lin6_counter mn2 "$1") )); }
 
 # --- 1. bytes on the wire ------------------------------------------------------
