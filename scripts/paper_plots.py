@@ -70,27 +70,32 @@ def cycles(d, out):
     plt.close(fig)
 
 
-def file_fig(d, out):
+def grouped_bars(a, b, d, table, groups, ratio_key):
+    """One bar per contender in each group (an MTU, a payload size): the
+    median with its min-max on `a`, the ratio to plain IPv6 on `b`."""
     cs = d["contenders"]
-    names = d["names"]
-    mtus = list(d["file"].keys())
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
     w = 0.8 / len(cs)
     for i, c in enumerate(cs):
         xs, med, lo, hi, ratio = [], [], [], [], []
-        for j, m in enumerate(mtus):
-            s = d["file"][m].get(c)
+        for j, g in enumerate(groups):
+            s = table[g].get(c)
             if not s:
                 continue
             xs.append(j + (i - (len(cs) - 1) / 2) * w)
             med.append(s["median"])
             lo.append(s["median"] - s["min"])
             hi.append(s["max"] - s["median"])
-            ratio.append(s["throughput_ratio_to_plain"])
-        a.bar(xs, med, w, yerr=[lo, hi], capsize=2, color=COLORS[c], label=names[c],
+            ratio.append(s[ratio_key])
+        a.bar(xs, med, w, yerr=[lo, hi], capsize=2, color=COLORS[c], label=d["names"][c],
               error_kw={"elinewidth": 0.8})
-        bars = b.bar(xs, ratio, w, color=COLORS[c], label=names[c])
+        bars = b.bar(xs, ratio, w, color=COLORS[c], label=d["names"][c])
         bar_labels(b, bars, "%.2f")
+
+
+def file_fig(d, out):
+    mtus = list(d["file"].keys())
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
+    grouped_bars(a, b, d, d["file"], mtus, "throughput_ratio_to_plain")
     for ax in (a, b):
         ax.set_xticks(range(len(mtus)), [f"MTU {m}" for m in mtus])
     a.set_ylabel(f"seconds for {d['file_bytes']:,} bytes")
@@ -110,26 +115,9 @@ def file_fig(d, out):
 
 
 def udp_fig(d, out):
-    cs = d["contenders"]
-    names = d["names"]
     sizes = list(d["udp"].keys())
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
-    w = 0.8 / len(cs)
-    for i, c in enumerate(cs):
-        xs, med, lo, hi, ratio = [], [], [], [], []
-        for j, sz in enumerate(sizes):
-            s = d["udp"][sz].get(c)
-            if not s:
-                continue
-            xs.append(j + (i - (len(cs) - 1) / 2) * w)
-            med.append(s["median"])
-            lo.append(s["median"] - s["min"])
-            hi.append(s["max"] - s["median"])
-            ratio.append(s["ratio_to_plain"])
-        a.bar(xs, med, w, yerr=[lo, hi], capsize=2, color=COLORS[c], label=names[c],
-              error_kw={"elinewidth": 0.8})
-        bars = b.bar(xs, ratio, w, color=COLORS[c], label=names[c])
-        bar_labels(b, bars, "%.2f")
+    grouped_bars(a, b, d, d["udp"], sizes, "ratio_to_plain")
     # Under each size: the header ratio LIN6 must beat MIPv6 MN-MN by (its
     # IPv6 bytes per packet over LIN6's).
     ticks = []
