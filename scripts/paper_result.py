@@ -59,6 +59,8 @@ def handover(path):
 def main():
     out, hpath, others, load0, load1 = sys.argv[1:6]
     d = json.loads(sys.stdin.read())
+    # Which guest kernel (scripts/bench: perf, or ci with lockdep).
+    d["kernel_variant"] = os.environ.get("LIN6_BENCH_KERNEL", "ci")
     d["host"] = {"other_qemu_guests_at_start": int(others), "loadavg_1min_start": float(load0),
                  "loadavg_1min_end": float(load1), "nice": 10, "accel": "tcg",
                  "cores": os.cpu_count()}
