@@ -153,6 +153,24 @@ cp_in_dns_ns() {
 # cp_agent NS NAME ADDR NODE_ID...: lin6agentd NAME in NS listening on ADDR,
 # SQLite in $CP_WORK/NAME, with NODE_IDs as subscribers (key 1, $CP_KEY).
 cp_agent() {
+  cp_agent_conf "$@"
+  cp_agent_run "$1" "$2"
+}
+
+# cp_agent_pair "MA1_NODE_IDS" "MA2_NODE_IDS": the two MAs of cp_topology
+# (ma1 for the MN, ma2 for the CN), started together and waited for
+# together: under TCG a daemon's start-up takes seconds, and the two overlap.
+cp_agent_pair() {
+  # shellcheck disable=SC2086 # the lists are words
+  cp_agent_conf ma1 ma1 $CP_MA1 $1
+  # shellcheck disable=SC2086
+  cp_agent_conf ma2 ma2 $CP_MA2 $2
+  cp_agent_start ma1 ma1; cp_agent_start ma2 ma2
+  cp_agent_wait ma1 ma1; cp_agent_wait ma2 ma2
+}
+
+# cp_agent_conf NS NAME ADDR NODE_ID...: only the config and the subscribers.
+cp_agent_conf() {
   local ns=$1 name=$2 addr=$3 id; shift 3
   local d=$CP_WORK/$name
   mkdir -p "$d"
@@ -174,14 +192,23 @@ EOF
   for id in "$@"; do
     lin6agentd -c "$d/agent.yaml" subscriber add "$id" --key $CP_KEY --key-id 1 > /dev/null
   done
-  cp_agent_run "$ns" "$name"
 }
 
-# cp_agent_run NS NAME: (re)starts agent NAME, made by cp_agent, in NS.
+# cp_agent_run NS NAME: (re)starts agent NAME, made by cp_agent, in NS, and
+# waits until it answers.
 cp_agent_run() {
+  cp_agent_start "$@"
+  cp_agent_wait "$@"
+}
+
+# cp_agent_start NS NAME: starts it (in this shell, so that cp_kill can wait
+# for it); cp_agent_wait NS NAME: until its metrics answer.
+cp_agent_start() {
   local d=$CP_WORK/$2
   ip netns exec "$1" env NO_COLOR=1 lin6agentd -c "$d/agent.yaml" --log lin6agentd=debug >> "$CP_WORK/$2.log" 2>&1 &
   echo $! > "$d/pid"
+}
+cp_agent_wait() {
   wait_for 10 cp_metrics_ok "$1" 9301 || fail "lin6agentd $2 does not start"
 }
 
@@ -239,10 +266,30 @@ EOF
 # cp_resolvd_start NS: starts NS's lin6resolvd (configured by
 # cp_resolvd_conf) and waits until its metrics answer.
 cp_resolvd_start() {
+  cp_resolvd_spawn "$1"
+  wait_for 10 cp_metrics_ok "$1" 9302 || fail "lin6resolvd in $1 does not start"
+}
+
+# cp_resolvd_spawn NS: only starts it (in this shell, for cp_kill).
+cp_resolvd_spawn() {
   local ns=$1 d=$CP_WORK/resolvd-$1
   ip netns exec "$ns" env NO_COLOR=1 lin6resolvd -c "$d/resolvd.yaml" --log lin6resolvd=debug >> "$CP_WORK/resolvd-$ns.log" 2>&1 &
   echo $! > "$d/pid"
-  wait_for 10 cp_metrics_ok "$ns" 9302 || fail "lin6resolvd in $ns does not start"
+}
+
+# cp_resolvd_pair: the MN's and the CN's resolvers (cp_topology's mn and
+# cn, by name), started together; waits until both have registered.
+cp_resolvd_pair() {
+  cp_resolvd_conf mn "$MN_ID" "$MN_NAME"
+  cp_resolvd_conf cn "$CN_ID" "$CN_NAME"
+  cp_resolvd_spawn mn; cp_resolvd_spawn cn
+  local ns
+  for ns in mn cn; do
+    wait_for 10 cp_metrics_ok "$ns" 9302 || fail "lin6resolvd in $ns does not start"
+  done
+  for ns in mn cn; do
+    wait_for 20 cp_registered "$ns" || fail "lin6resolvd in $ns did not register"
+  done
 }
 
 # cp_resolvd_run NS: cp_resolvd_start, then waits until it has registered.

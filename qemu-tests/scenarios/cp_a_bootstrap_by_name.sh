@@ -8,10 +8,8 @@ cp_topology
 cp_deployment
 cp_dns_start
 cp_dns_client cn 2001:db8:b::1
-cp_agent ma1 ma1 $CP_MA1 "$MN_ID"
-cp_agent ma2 ma2 $CP_MA2 "$CN_ID"
-cp_resolvd mn "$MN_ID" $MN_NAME
-cp_resolvd cn "$CN_ID" $CN_NAME
+cp_agent_pair "$MN_ID" "$CN_ID"
+cp_resolvd_pair
 
 # Each resolver set its node up: identity, locator, LIN6 address on linsix0.
 check "mn's kernel knows its node ID and locator" bash -c \

@@ -59,10 +59,8 @@ check "SLAAC gave the MN its locator on network 1 (radvd)" wait_for 20 has_addr 
 cp_deployment
 cp_dns_start
 cp_dns_client cn 2001:db8:b::1
-cp_agent ma1 ma1 $CP_MA1 "$MN_ID"
-cp_agent ma2 ma2 $CP_MA2 "$CN_ID"
-cp_resolvd mn "$MN_ID" $MN_NAME
-cp_resolvd cn "$CN_ID" $CN_NAME
+cp_agent_pair "$MN_ID" "$CN_ID"
+cp_resolvd_pair
 check "ma1 has the MN on network 1" test "$(cp_agent_maps ma1 ma1 "$MN_ID")" = 2001:db8:1::/64
 
 # Captures on each access network's router side, and the MN's addresses.

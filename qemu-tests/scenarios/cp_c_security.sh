@@ -19,16 +19,14 @@ cp_deployment
 cp_dns_start
 EVIL_ID=02:01:4a:00:00:00:00:09 EVIL_IID=201:4a00:0:9
 OFF_ID=02:01:4a:00:00:00:00:08 OFF_IID=201:4a00:0:8
-cp_agent ma1 ma1 $CP_MA1 "$MN_ID" "$OFF_ID"
-cp_agent ma2 ma2 $CP_MA2 "$CN_ID"
+cp_agent_pair "$MN_ID $OFF_ID" "$CN_ID"
 in_ns ma1 lin6agentd -c "$CP_WORK/ma1/agent.yaml" subscriber disable "$OFF_ID"
 
 # The MN registers while ma1's link is captured: that datagram is replayed.
 in_ns ma1 tcpdump -i eth0 -s 0 -U -w "$CP_WORK/reg.pcap" udp dst port 7300 2>/dev/null &
 dump=$!
 sleep 1
-cp_resolvd mn "$MN_ID" $MN_NAME
-cp_resolvd cn "$CN_ID" $CN_NAME
+cp_resolvd_pair
 sleep 0.5; kill $dump; wait $dump 2>/dev/null || true
 true_pfx=2001:db8:a::/64
 check "ma1 holds the MN's true prefix" test "$(cp_agent_maps ma1 ma1 "$MN_ID")" = $true_pfx

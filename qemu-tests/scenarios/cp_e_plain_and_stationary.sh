@@ -18,10 +18,8 @@ cp_addr pl eth0 $PL/64 2001:db8:c::1
 cp_addr st eth0 $ST/64 2001:db8:d::1
 cp_deployment
 cp_dns_start
-cp_agent ma1 ma1 $CP_MA1 "$MN_ID"
-cp_agent ma2 ma2 $CP_MA2 "$CN_ID"
-cp_resolvd mn "$MN_ID" $MN_NAME
-cp_resolvd cn "$CN_ID" $CN_NAME
+cp_agent_pair "$MN_ID" "$CN_ID"
+cp_resolvd_pair
 MN_PLAIN=2001:db8:a::$MN_IID
 check "LIN6 first: cn reaches mn by LIN6 address" in_ns cn ping -6 -c 2 -i 0.2 -W 3 "$MN_LIN6"
 

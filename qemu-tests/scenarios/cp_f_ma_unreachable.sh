@@ -10,10 +10,8 @@ source "$LIN6_QEMU_TESTS/cp_lib.sh"
 cp_topology
 cp_deployment
 cp_dns_start
-cp_agent ma1 ma1 $CP_MA1 "$MN_ID"
-cp_agent ma2 ma2 $CP_MA2 "$CN_ID"
-cp_resolvd mn "$MN_ID" $MN_NAME
-cp_resolvd cn "$CN_ID" $CN_NAME
+cp_agent_pair "$MN_ID" "$CN_ID"
+cp_resolvd_pair
 # Known to the kernel (lin6.ko's default miss_timeout_ms) and the resolver.
 queue_bound=16
 
