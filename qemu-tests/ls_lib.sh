@@ -297,7 +297,7 @@ dns:
   servers: ["[$CP_DNS]:53"]
   timeout_ms: 500
 registration:
-  lifetime_s: 120
+  lifetime_s: 600   # the pool's mapping in users' kernels lives this long: no refresh mid-check
   ma: ["$(ls_ma "$1")"]
   sticky_ma: true
 metrics_listen: "[::1]:9302"
