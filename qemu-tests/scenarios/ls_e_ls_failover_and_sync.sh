@@ -20,7 +20,7 @@ current_ls_is() {  # current_ls_is SITE K: MA SITE heartbeats LS K, which acknow
 }
 both_heartbeat() { current_ls_is 1 "$1" && current_ls_is 2 "$1"; }
 both_active_at() { ls_ma_is "$1" 1 true && ls_ma_is "$1" 2 true; }
-check "both MAs heartbeat LS 1, the first the pool's TXT lists" both_heartbeat 1
+check "both MAs heartbeat LS 1, the first the pool's TXT lists" wait_for 30 both_heartbeat 1
 check "LS 2 holds both as active (relayed by LS 1)" wait_for 20 both_active_at 2
 
 check "user 1 reaches the pool" ls_resolve 1
