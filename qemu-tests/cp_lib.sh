@@ -93,9 +93,10 @@ EOF
 
 # cp_dns_start: Knot DNS in namespace dns, serving the forward zone and the
 # LIN6 prefix's reverse zone that `lin6ctl dns records` generates from
-# $CP_WORK/deploy.yaml; waits until it answers (from cn).
+# $CP_WORK/deploy.yaml; waits until it answers NAME's AAAA asked from
+# namespace NS (default: $CN_NAME from cn).
 cp_dns_start() {
-  local d=$CP_WORK/knot rev
+  local d=$CP_WORK/knot rev ns=${1:-cn} name=${2:-$CN_NAME}
   mkdir -p "$d"
   lin6ctl dns records "$CP_WORK/deploy.yaml" --origin $CP_ZONE --serial 1 > "$d/forward.zone"
   lin6ctl dns records "$CP_WORK/deploy.yaml" --reverse --serial 1 > "$d/reverse.zone"
@@ -122,8 +123,8 @@ zone:
 EOF
   echo "nameserver $CP_DNS" > "$CP_WORK/resolv.conf"
   in_ns dns knotd -c "$d/knot.conf" > "$CP_WORK/knotd.log" 2>&1 &
-  wait_for 20 cp_in_dns_ns cn getent ahostsv6 "$CN_NAME" > /dev/null \
-    || fail "knotd does not answer for $CN_NAME"
+  wait_for 20 cp_in_dns_ns "$ns" getent ahostsv6 "$name" > /dev/null \
+    || fail "knotd does not answer for $name"
 }
 
 # cp_dns_client NS GW: lets glibc's stub resolver in LIN6 node NS reach Knot.

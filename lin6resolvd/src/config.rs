@@ -101,6 +101,12 @@ pub struct RegistrationConfig {
     /// back to DNS and to the first MA listed at every move. A sticky node
     /// still fails over when its MA stops answering.
     pub sticky_ma: bool,
+    /// Our own MAs (where we register), instead of DNS, while peers are
+    /// still found through DNS. A pool's server needs this: its address's
+    /// TXT record names the pool's LSs, not its MA, and its users register
+    /// with MAs of their own. The top-level `ma:` instead replaces DNS for
+    /// peers too.
+    pub ma: Vec<String>,
     /// First wait for a reply; doubles at each retry to the same MA.
     pub timeout_ms: u64,
     /// Requests to one MA before going on to the next listed.
@@ -117,6 +123,7 @@ impl Default for RegistrationConfig {
             lifetime_s: 600,
             refresh_at: 0.5,
             sticky_ma: false,
+            ma: Vec::new(),
             timeout_ms: 300,
             attempts: 3,
             backoff_ms: 500,
@@ -324,6 +331,7 @@ impl Config {
         let bad = |m: String| Err(ConfigError::Invalid(m));
         self.key()?;
         self.static_mas()?;
+        self.own_static_mas()?;
         let r = &self.registration;
         if r.lifetime_s < 2 {
             return bad("registration.lifetime_s must be at least 2".into());
@@ -372,16 +380,16 @@ impl Config {
     }
 
     pub fn static_mas(&self) -> Result<Vec<Server>, ConfigError> {
-        self.ma
-            .iter()
-            .map(|s| {
-                s.parse().map_err(|()| {
-                    ConfigError::Invalid(format!(
-                        "ma: {s:?} is not an IPv6 address or [address]:port"
-                    ))
-                })
-            })
-            .collect()
+        parse_servers("ma", &self.ma)
+    }
+
+    /// `registration.ma`, else `ma`: where we register without asking DNS
+    /// (empty: DNS).
+    pub fn own_static_mas(&self) -> Result<Vec<Server>, ConfigError> {
+        match self.registration.ma.is_empty() {
+            true => self.static_mas(),
+            false => parse_servers("registration.ma", &self.registration.ma),
+        }
     }
 
     pub fn lifetime(&self) -> Duration {
@@ -392,6 +400,18 @@ impl Config {
     pub fn refresh_after(&self) -> Duration {
         self.lifetime().mul_f64(self.registration.refresh_at)
     }
+}
+
+fn parse_servers(field: &str, list: &[String]) -> Result<Vec<Server>, ConfigError> {
+    list.iter()
+        .map(|s| {
+            s.parse().map_err(|()| {
+                ConfigError::Invalid(format!(
+                    "{field}: {s:?} is not an IPv6 address or [address]:port"
+                ))
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

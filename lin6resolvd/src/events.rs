@@ -97,7 +97,10 @@ pub struct Ctx {
     pub node: NodeId,
     pub kernel: KernelHandle,
     pub discovery: Option<Discovery>,
+    /// `ma:`: the MAs of every node, ours and peers', instead of DNS.
     pub static_mas: Vec<Server>,
+    /// Where we register without DNS (`registration.ma`, else `ma:`).
+    pub own_static_mas: Vec<Server>,
     /// Peers' MAs: `ma=` lists from DNS, and for pool addresses the MA an
     /// LS chose.
     pub ma_cache: Mutex<MaCache>,
@@ -124,6 +127,7 @@ impl Ctx {
         kernel: KernelHandle,
         discovery: Option<Discovery>,
         static_mas: Vec<Server>,
+        own_static_mas: Vec<Server>,
     ) -> Ctx {
         Ctx {
             params: cfg.lin6,
@@ -131,6 +135,7 @@ impl Ctx {
             kernel,
             discovery,
             static_mas,
+            own_static_mas,
             ma_cache: Mutex::new(MaCache::new(
                 cfg.cache.ma_capacity,
                 Duration::from_secs(cfg.cache.ma_max_ttl_s),

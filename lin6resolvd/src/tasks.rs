@@ -68,6 +68,7 @@ impl Running {
 pub async fn start(cfg: Config, kernel: KernelHandle) -> Result<Running, StartError> {
     let key = cfg.key()?;
     let static_mas = cfg.static_mas()?;
+    let own_static_mas = cfg.own_static_mas()?;
     let discovery = if cfg.dns.servers.is_empty() {
         None
     } else {
@@ -129,7 +130,7 @@ pub async fn start(cfg: Config, kernel: KernelHandle) -> Result<Running, StartEr
         timeout: Duration::from_millis(cfg.registration.timeout_ms),
         attempts: cfg.registration.attempts,
     };
-    let ctx = Arc::new(Ctx::new(cfg, kernel, discovery, static_mas));
+    let ctx = Arc::new(Ctx::new(cfg, kernel, discovery, static_mas, own_static_mas));
     info!(%node, lin6_address = %ctx.lin6_address(), refresh = %refresh_addr, "lin6resolvd started");
 
     let mut tasks = Vec::new();
@@ -310,12 +311,13 @@ async fn kernel_watch(
     }
 }
 
-/// Our own MAs: static config, or DNS (our name's AAAA, which must be our
-/// LIN6 address, then the TXT at its reverse name; or the reverse name of
-/// the computed LIN6 address when no name is configured).
+/// Our own MAs: static config (`registration.ma`, else `ma`), or DNS (our
+/// name's AAAA, which must be our LIN6 address, then the TXT at its reverse
+/// name; or the reverse name of the computed LIN6 address when no name is
+/// configured).
 async fn discover_own(ctx: &Ctx) -> Result<Vec<Server>, ResolveError> {
-    if !ctx.static_mas.is_empty() {
-        return Ok(ctx.static_mas.clone());
+    if !ctx.own_static_mas.is_empty() {
+        return Ok(ctx.own_static_mas.clone());
     }
     let ours = ctx.lin6_address();
     match (&ctx.cfg.name, &ctx.discovery) {

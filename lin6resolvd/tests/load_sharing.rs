@@ -377,3 +377,49 @@ async fn a_pool_member_without_ma_config_does_not_ask_an_ls_for_its_own_ma() {
     assert_eq!(ls.with(|l| get(&l.metrics().ma_requests)), 0);
     ls.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_server_registers_with_its_own_ma_and_finds_its_users_ma_through_dns() {
+    let mn1 = node(1);
+    let ls = start_lsd().await;
+    // The user's MA holds the user's mapping; the pool's MA holds only the
+    // pool's, as when users register with MAs of their own.
+    let users_ma = Agent::start(&[mn1]).await;
+    assert_eq!(
+        users_ma.register(mn1, prefix("2001:db8:1::/64"), 1).await,
+        UpdateCode::Ok
+    );
+    let pool_ma = Agent::start(&[pool_node()]).await;
+    let dns = Knot::start(&pool_deployment(&users_ma.server(), &[ls.ls_addr])).await;
+    let (k, kernel) = kernel_at(pool_node(), prefix("2001:db8:5a::/64"));
+    // resolver_config's settings, with our own MA named for registration.
+    let cfg = lin6resolvd::Config::from_yaml(&format!(
+        "node_id: \"{}\"\nkey: {{id: 1, secret: {SECRET}}}\n\
+         dns: {{servers: [\"{}\"], timeout_ms: 500, attempts: 2}}\n\
+         routes: {{manage: false}}\n\
+         registration: {{ma: [\"{}\"], timeout_ms: 100, attempts: 2, backoff_ms: 100}}\n\
+         query: {{timeout_ms: 100, attempts: 2, rounds: 3, backoff_ms: 100}}\n\
+         refresh: {{listen: \"[::1]:0\", min_interval_ms: 0}}\n",
+        pool_node(),
+        dns.addr,
+        pool_ma.server()
+    ))
+    .unwrap();
+    let r = lin6resolvd::start(cfg, kernel).await.unwrap();
+    wait_until(10, "the server registered with its own MA", async || {
+        prefix_of(pool_ma.mapping(pool_node()).await) == Some(prefix("2001:db8:5a::/64"))
+    })
+    .await;
+    // A user's packet reaches the server: its miss is resolved through the
+    // user's reverse TXT and the user's MA, not the server's own MA.
+    r.events.send(miss(mn1)).await.unwrap();
+    wait_until(
+        10,
+        "the user's mapping in the server's kernel",
+        async || k.mapping(mn1).is_some(),
+    )
+    .await;
+    assert_eq!(k.mapping(mn1).unwrap().0, prefix("2001:db8:1::/64"));
+    assert_eq!(get(&r.ctx.stats.ls.requests), 0, "no LS asked");
+    ls.shutdown().await;
+}

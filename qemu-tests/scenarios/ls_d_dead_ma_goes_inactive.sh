@@ -1,80 +1,40 @@
-# (ls d, first part) An LS and two MAs in separate namespaces, over the
-# real LS protocol: both MAs heartbeat and are active; one MA is killed and
-# within the heartbeat timeout the LS marks it inactive (not deleted) while
-# the other stays active; an operator drain shows in `lin6ctl ls status`.
-# (Cached answers going with the MA, and no user being sent to it, need a
-# user's LSS_MA_REQUEST: the lsd tests on the host show those; the guest
-# version waits for lin6resolvd to ask an LS.)
-source "$LIN6_QEMU_TESTS/lib.sh"
-KEY=00112233445566778899aabbccddeeff
-router rt; host ls1; host s1; host s2
-link ls1 eth0 rt rt-l
-link s1 eth0 rt rt-1
-link s2 eth0 rt rt-2
-in_ns rt ip -6 addr add 2001:db8:10::1/64 dev rt-l nodad
-in_ns rt ip -6 addr add 2001:db8:1::1/64 dev rt-1 nodad
-in_ns rt ip -6 addr add 2001:db8:2::1/64 dev rt-2 nodad
-for n in ls1:10 s1:1 s2:2; do
-  ns=${n%%:*} net=${n##*:}
-  in_ns "$ns" ip -6 addr add "2001:db8:$net::10/64" dev eth0 nodad
-  in_ns "$ns" ip -6 route add default via "2001:db8:$net::1"
-done
-work=$(mktemp -d)
-# The daemons' logs, whatever happens.
-trap 'for f in "$work"/*.log; do echo "--- $f"; tail -n 15 "$f"; done; rm -rf "$work"' EXIT
-cat > "$work/lsd.yaml" <<YAML
-listen: "[::]:7310"
-peer_listen: "[::]:7311"
-peers: []
-cluster_key: { id: 1, secret_hex: "$KEY" }
-metrics_listen: "[::1]:9731"
-ma_table:
-  capacity: 64
-  heartbeat_timeout_ms: 3000
-subscribers:
-  "02:01:4a:00:00:00:00:01": premium
-YAML
-for s in s1 s2; do
-  cat > "$work/$s.yaml" <<YAML
-registration_listen: "[::]:7300"
-query_listen: "[::]:7301"
-database:
-  url: "sqlite://$work/$s.db"
-ls:
-  servers: ["[2001:db8:10::10]:7310"]
-  cluster_key: { id: 1, secret_hex: "$KEY" }
-  ma_addr: "2001:db8:${s#s}::10"
-  heartbeat_interval_ms: 500
-  failover_after_ms: 5000
-  capacity_kbps: 100000
-YAML
-done
-in_ns ls1 lsd --config "$work/lsd.yaml" > "$work/lsd.log" 2>&1 &
-in_ns s1 lin6agentd --config "$work/s1.yaml" > "$work/s1.log" 2>&1 &
-in_ns s2 lin6agentd --config "$work/s2.yaml" > "$work/s2.log" 2>&1 &
-s2_pid=$!
+# (ls d) An MA dies (issue 5 section 7 d), on the shared pool topology
+# (ls_lib.sh: 2 sites, 1 user network nearest to site 1, 1 LS, 2 users):
+# user 1 resolves the pool through the LS and gets site 1, the LS caching
+# that answer for its network; MA 1 is killed (-9): within the heartbeat
+# timeout the LS marks it inactive (kept in the table, not deleted) and
+# drops the cached answer that pointed to it, MA 2 stays active; user 2 on
+# the same network then asks and is sent to site 2, and MA 1 gets no new
+# user. An operator drain of MA 2 shows in `lin6ctl ls status`.
+source "$LIN6_QEMU_TESTS/ls_lib.sh"
+ls_topology 2 1 1
+ls_user 1 1 normal
+ls_user 2 1 normal
+ls_start
+check "both MAs heartbeat and are active" ls_ma_is 1 2 true
 
-state() { in_ns ls1 lin6ctl -j ls status 2>/dev/null || echo '{"mas": []}'; }
-ma_active() {  # ma_active ADDR true|false
-  state | python3 -c "
-import json, sys
-mas = {m['addr']: m for m in json.load(sys.stdin)['mas']}
-sys.exit(0 if sys.argv[1] in mas and mas[sys.argv[1]]['active'] == (sys.argv[2] == 'true') else 1)
-" "$1" "$2"
-}
-both_active() { ma_active 2001:db8:1::10 true && ma_active 2001:db8:2::10 true; }
-check "both MAs heartbeat and are active" wait_for 60 both_active
+check "user 1 reaches the pool" ls_resolve 1
+check "user 1 is served by its nearest site, 1" ls_site_is 1 1
+check "the LS caches site 1 for user 1's network" test "$(ls_answer 1 1)" = "$(ls_ma 1)"
 in_ns ls1 lin6ctl ls status
+# MA 1's users as the LS counts them (user 1), to see no new one added.
+ma1_users() { ls_state 1 | jq -c --arg a "$(ls_ma 1)" '.mas[] | select(.addr == $a) | [.normal, .premium]'; }
+before=$(ma1_users)
 
-# s2's agent dies, with no chance to say goodbye (its process, found by
-# the namespace it runs in).
-kill -9 "$(ip netns pids s2 | head -1)" 2>/dev/null || kill -9 $s2_pid
+cp_kill ma1 KILL
 start=$SECONDS
-check "the dead MA is marked inactive" wait_for 30 ma_active 2001:db8:2::10 false
-echo "marked inactive after ~$((SECONDS - start)) s (heartbeat timeout 3 s)"
-check "and kept in the table, not deleted" bash -c "ip netns exec ls1 lin6ctl -j ls status | grep -q '2001:db8:2::10'"
-check "the live MA stays active" ma_active 2001:db8:1::10 true
+check "the dead MA is marked inactive" wait_for 30 ls_ma_is 1 1 false
+echo "marked inactive after ~$((SECONDS - start)) s (heartbeat timeout $LS_HB_TIMEOUT_MS ms)"
+check "its cached answer is gone" test -z "$(ls_answer 1 1)"
+check "the MA stays in the table" bash -c "ip netns exec ls1 lin6ctl -j ls status | grep -q '$(ls_ma 1)'"
+check "the live MA stays active" ls_ma_is 1 2 true
 
-check "an operator drains the live MA" in_ns ls1 lin6ctl ls drain 2001:db8:1::10
+check "user 2 on the same network reaches the pool" ls_resolve 2
+check "and is served by the live site, 2" ls_site_is 2 2
+check "the LS now caches site 2 for that network" test "$(ls_answer 1 1)" = "$(ls_ma 2)"
+check "MA 2 was told user 2 is coming" bash -c "ip netns exec s2 curl -sSf -g 'http://[::1]:9301/ls' | jq -e '.users | any(.node_id == \"$(ls_user_id 2)\")' > /dev/null"
+check "and the dead MA got no new user ($before normal, premium)" test "$(ma1_users)" = "$before"
 in_ns ls1 lin6ctl ls status
-check "status shows it drained" bash -c "ip netns exec ls1 lin6ctl ls status | grep 2001:db8:1::10 | grep -q drain"
+
+check "an operator drains the live MA" in_ns ls1 lin6ctl ls drain "$(ls_ma 2)"
+check "status shows it drained" bash -c "ip netns exec ls1 lin6ctl ls status | grep '$(ls_ma 2)' | grep -q drain"

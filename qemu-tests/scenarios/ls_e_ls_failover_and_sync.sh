@@ -1,0 +1,57 @@
+# (ls e) LS failover and sync (issue 5 section 7 e), on the shared pool
+# topology with two LS peers (the pool's TXT lists LS 1 first) and two
+# sites. Both MAs, which find the LSs only through DNS, heartbeat LS 1,
+# which relays them to LS 2. User 1 streams a media file from site 1's
+# nginx through the pool address; LS 1 is killed (-9) mid-stream. Both MAs
+# fail over to LS 2; user 2, new, asks LS 1 in vain, then LS 2, and is
+# answered; user 1's stream goes on from the same site and arrives intact.
+# LS 1 restarts, asks LS 2 for its tables (LSS_SYNC_REQUEST) and then holds
+# the same MA table and answer cache as LS 2.
+source "$LIN6_QEMU_TESTS/ls_lib.sh"
+ls_topology 2 1 2
+ls_user 1 1 normal
+ls_user 2 1 normal
+ls_start
+ls_media
+ls_nginx 1
+
+current_ls_is() {  # current_ls_is SITE K: MA SITE heartbeats LS K, which acknowledges
+  ls_ma_status "$1" | jq -e --arg ls "[$(ls_ls "$2")]:7310" '.current_ls == $ls and .acknowledged' > /dev/null
+}
+both_heartbeat() { current_ls_is 1 "$1" && current_ls_is 2 "$1"; }
+both_active_at() { ls_ma_is "$1" 1 true && ls_ma_is "$1" 2 true; }
+check "both MAs heartbeat LS 1, the first the pool's TXT lists" wait_for 30 both_heartbeat 1
+check "LS 2 holds both as active (relayed by LS 1)" wait_for 20 both_active_at 2
+
+check "user 1 reaches the pool" ls_resolve 1
+check "and is served by site 1" ls_site_is 1 1
+in_ns u1 curl -sS --limit-rate 300k -o "$CP_WORK/got.bin" -g "http://[$POOL_LIN6]/media.bin" &
+stream=$!
+got_some() { test -s "$CP_WORK/got.bin"; }
+check "user 1's stream from site 1 is flowing" wait_for 30 got_some
+
+syncs=$(ls_metric 2 lsd_sync_requests_received_total)
+ls_lsd_kill 1
+start=$SECONDS
+check "both MAs fail over to LS 2" wait_for 30 both_heartbeat 2
+echo "MAs on LS 2 ~$((SECONDS - start)) s after LS 1 died (failover_after 2.5 s)"
+check "LS 2 holds both MAs active" both_active_at 2
+check "the MAs counted their failover" test "$(cp_agent_metric s1 lin6agentd_ls_failovers_total)" -ge 1
+
+check "user 2, new, reaches the pool" ls_resolve 2
+check "answered by LS 2 after LS 1 did not answer" test "$(cp_resolvd_metric u2 lin6resolvd_ls_failovers_total)" -ge 1
+check "and served by site 1, its nearest" ls_site_is 2 1
+check "LS 2 answered it" test "$(ls_metric 2 lsd_ma_requests_total)" -ge 1
+check "user 1's stream is still running" kill -0 $stream
+check "user 1's stream completes" wait $stream
+check "intact" test "$(cp_sha "$CP_WORK/got.bin")" = "$(cp_sha "$CP_WORK/www/media.bin")"
+check "from the same site" ls_site_is 1 1
+
+ls_lsd_start 1
+synced() { test "$(ls_metric 2 lsd_sync_requests_received_total)" -gt "$syncs"; }
+check "the restarted LS 1 asked LS 2 for its tables" wait_for 20 synced
+same_tables() { test "$(ls_tables 1)" = "$(ls_tables 2)"; }
+check "LS 1's tables equal LS 2's" wait_for 30 same_tables
+ls_tables 1
+check "and hold both MAs and the answer for user 1's network" bash -c \
+  "ip netns exec ls1 lin6ctl -j ls status | jq -e '(.mas | length) == 2 and (.answers | length) == 1' > /dev/null"
