@@ -41,7 +41,9 @@ POOL_ID=02:01:4a:00:00:00:01:00 POOL_IID=201:4a00:0:100
 POOL_LIN6=$LIN6_PREFIX:$POOL_IID
 POOL_NAME=stream.lin6.test
 LS_HMA=2001:db8:53::7            # the users' own MA (where they register)
-LS_DELAY_STEP_MS=${LS_DELAY_STEP_MS:-40}
+# 100 ms a step: a loaded TCG guest's RTT probes scatter by tens of ms (two
+# sites 40 ms apart measured 72 and 66 ms in ls_e), so nearer must be clearly nearer.
+LS_DELAY_STEP_MS=${LS_DELAY_STEP_MS:-100}
 LS_HB_TIMEOUT_MS=${LS_HB_TIMEOUT_MS:-4000}   # lsd's heartbeat timeout
 LS_LSD_EXTRA=${LS_LSD_EXTRA:-}   # YAML lines appended to every lsd config
 declare -A LS_CAPACITY=()        # site -> capacity_kbps its MA reports (default 100000)

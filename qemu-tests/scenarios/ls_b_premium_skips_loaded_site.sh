@@ -1,5 +1,5 @@
 # (ls b) A site full for premium but not for normal (issue 5 section 7 b).
-# Two sites; both user networks are nearest to site 1 (site 2 is 40 ms
+# Two sites; both user networks are nearest to site 1 (site 2 is 100 ms
 # further from each). Site 1's server reports 3000 kbit/s of capacity, so
 # with lsd's defaults (Th_load 0.9, normal 500, premium 2000 kbit/s) one
 # premium user fills it for premium (2000 + 2000 > 0.9 x 3000) and leaves
@@ -12,7 +12,7 @@ source "$LIN6_QEMU_TESTS/ls_lib.sh"
 LS_CAPACITY[1]=3000
 ls_topology 2 2 1
 ls_delay 2 1 0
-ls_delay 2 2 40
+ls_delay 2 2 100
 ls_user 1 1 premium
 ls_user 2 1 premium
 ls_user 3 2 normal
