@@ -282,6 +282,7 @@ impl Ctx {
                     node_id: peer,
                     prefix,
                     lifetime: Lifetime::Seconds(secs),
+                    pool: false,
                 };
                 self.kernel.call(move |k| k.map_new(&m)).await?;
                 lock(&self.correspondents).touch(peer, addr, Instant::now());

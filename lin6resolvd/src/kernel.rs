@@ -298,6 +298,7 @@ impl Kernel for MemKernel {
             prefix,
             lifetime: left.unwrap_or(0),
             is_static: left.is_none(),
+            pool: false,
         }))
     }
 
