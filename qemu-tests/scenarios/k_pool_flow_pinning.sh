@@ -30,9 +30,10 @@ in_ns rt tc qdisc add dev rt-a root netem rate 20mbit limit 100
 work=$(mktemp -d)
 head -c 8000000 /dev/urandom > "$work/s1-file"
 head -c 200000 /dev/urandom > "$work/s2-file"
-# serve NS: NS streams its file to each of two connections to the pool.
+# serve NS: NS streams its file to each connection to the pool, two at a
+# time, until the scenario ends (the harness stops what is left).
 serve() {
-  in_ns "$1" timeout 90 socat -u OPEN:"$work/$1-file" \
+  in_ns "$1" timeout 300 socat -u OPEN:"$work/$1-file" \
     TCP6-LISTEN:5005,bind=[$POOL_LIN6],reuseaddr,fork,max-children=2 &
 }
 serve s1; serve s2
