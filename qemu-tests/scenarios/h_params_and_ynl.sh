@@ -30,7 +30,7 @@ echo "cycles per translated packet (TCG): $(( $(lin6_stat mn1 cycles) / $(lin6_s
 # flow_idle_s, after which it follows the mapping (to a network with no
 # route: the packet never reaches mn2); then 12 new flows into 8 slots.
 # A sink on mn2: a Port Unreachable would fail the socket's next send.
-in_ns mn2 socat -u UDP6-RECV:9 OPEN:/dev/null &
+in_ns mn2 socat -u UDP6-RECV:9 OPEN:/dev/null > /dev/null 2>&1 &
 in_ns mn1 lin6ctl map add "$MN2_ID" 2001:db8:b::/64 --static --pool
 before=$(lin6_stat mn2 translated_in)
 ip netns exec mn1 bash -c "
@@ -49,7 +49,7 @@ check "live flows gave way when the table was full" test "$(lin6_stat mn1 flow_e
 
 # The ynl CLI, from the spec alone.
 check "ynl: node-get" bash -c "ip netns exec mn1 $YNL --do node-get | grep -q node-id"
-check "ynl: map-new" in_ns mn2 $YNL --do map-new --json '{"node-id": 144478026913021961, "prefix": "20010db8000900000000000000000000", "lifetime": 60}'
+check "ynl: map-new" in_ns mn2 $YNL --do map-new --json '{"node-id": 144478026913021961, "prefix": "20010db8000900000000000000000000", "lifetime": 600}'
 check "lin6ctl sees what ynl added" bash -c "ip netns exec mn2 lin6ctl map show 02:01:4a:00:00:00:00:09 | grep -q 2001:db8:9::"
 check "ynl: map-get dump" bash -c "ip netns exec mn2 $YNL --dump map-get | grep -q 2001:db8:9::"
 check "ynl: stats-get" bash -c "ip netns exec mn2 $YNL --do stats-get | grep -q translated-in"

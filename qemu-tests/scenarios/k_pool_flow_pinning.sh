@@ -31,20 +31,22 @@ work=$(mktemp -d)
 head -c 8000000 /dev/urandom > "$work/s1-file"
 head -c 200000 /dev/urandom > "$work/s2-file"
 # serve NS: NS streams its file to each connection to the pool, two at a
-# time, until the scenario ends (the harness stops what is left).
+# time, until the scenario ends. Background processes write to files, not
+# to the harness's pipe, which a failed scenario would otherwise leave open.
 serve() {
   in_ns "$1" timeout 300 socat -u OPEN:"$work/$1-file" \
-    TCP6-LISTEN:5005,bind=[$POOL_LIN6],reuseaddr,fork,max-children=2 &
+    TCP6-LISTEN:5005,bind=[$POOL_LIN6],reuseaddr,fork,max-children=2 > "$work/$1.log" 2>&1 &
 }
-serve s1; serve s2
+serve s1; s1=$!
+serve s2; s2=$!
 sleep 0.5
 
 in_ns mn lin6ctl map add "$POOL_ID" 2001:db8:b::/64 --static --pool
 check "map show marks the pool" bash -c "lin6ctl -n mn map show | grep -q ' pool$'"
 check "and so does its JSON" bash -c "lin6ctl -n mn -j map show $POOL_ID | jq -e '.[0].pool'"
-in_ns mn timeout 60 socat -u TCP6:[$POOL_LIN6]:5005 OPEN:"$work/recv1",creat,trunc &
+in_ns mn timeout 60 socat -u TCP6:[$POOL_LIN6]:5005 OPEN:"$work/recv1",creat,trunc 2> "$work/stream.log" &
 stream=$!
-in_ns mn ping -6 -c 25 -i 0.2 "$POOL_LIN6" > "$work/ping-pinned" &
+in_ns mn ping -6 -c 25 -i 0.2 "$POOL_LIN6" > "$work/ping-pinned" 2>&1 &
 ping=$!
 check "the stream from s1 started" wait_for 30 test -s "$work/recv1"
 check "the pool moves to s2 while the stream runs" kill -0 $stream
@@ -65,7 +67,7 @@ check "none evicted" stat_is mn flow_evictions 0
 # with the mapping: the ping's requests go to s2 from then on.
 in_ns mn lin6ctl map add "$POOL_ID" 2001:db8:b::/64 --static
 check "map show drops the mark" bash -c "! lin6ctl -n mn map show | grep -q pool"
-in_ns mn ping -6 -c 15 -i 0.2 "$POOL_LIN6" > "$work/ping-moved" &
+in_ns mn ping -6 -c 15 -i 0.2 "$POOL_LIN6" > "$work/ping-moved" 2>&1 &
 ping=$!
 check "s1 answers the ping" wait_for 20 grep -q 'bytes from' "$work/ping-moved"
 in_ns mn lin6ctl map add "$POOL_ID" 2001:db8:c::/64 --static
@@ -83,7 +85,7 @@ in_ns mn lin6ctl map add "$POOL_ID" 2001:db8:b::/64 --static --pool
 link mn eth1 rt rt-d
 in_ns rt ip -6 addr add 2001:db8:d::1/64 dev rt-d nodad
 in_ns rt tc qdisc add dev rt-d root netem rate 20mbit limit 100
-in_ns mn timeout 60 socat -u TCP6:[$POOL_LIN6]:5005 OPEN:"$work/recv3",creat,trunc &
+in_ns mn timeout 60 socat -u TCP6:[$POOL_LIN6]:5005 OPEN:"$work/recv3",creat,trunc 2> "$work/stream.log" &
 stream=$!
 check "a second stream from s1 started" wait_for 30 test -s "$work/recv3"
 in_ns mn lin6ctl map add "$POOL_ID" 2001:db8:c::/64 --static --pool
@@ -96,4 +98,5 @@ check "the client moved during the stream" kill -0 $stream
 check "after the move a new connection reaches s2" bash -c "ip netns exec mn timeout 30 socat -u TCP6:[$POOL_LIN6]:5005 - | cmp -s - $work/s2-file"
 wait $stream
 check "the pinned stream completed intact from s1 across the move" cmp -s "$work/recv3" "$work/s1-file"
+kill $s1 $s2; wait $s1 $s2 2>/dev/null || true
 rm -rf "$work"
