@@ -8,8 +8,7 @@
 # move; a new ping goes to s2, which ignores echo requests, so only
 # s1 can have answered the first. The pinned flows show in the stats and
 # the flag in `map show`. Without the pool flag a move takes a running
-# ping's flow at once (its replies stop). Then the client itself moves to
-# another network while a stream to s1 is pinned: the stream goes on.
+# ping's flow at once (its replies stop).
 source "$LIN6_QEMU_TESTS/lib.sh"
 POOL_ID=02:01:4a:00:00:00:00:63 POOL_IID=201:4a00:0:63
 POOL_LIN6=$LIN6_PREFIX:$POOL_IID
@@ -81,25 +80,5 @@ check "its replies stopped: the flow moved at once" bash -c \
   "grep -Eq 'transmitted, ([1-9]|1[0-4]) received' $work/ping-moved"
 check "no flow was pinned" stat_is mn flows_pinned 4
 
-# The client moves (its own locator changes) while a stream from s1 is
-# pinned: s1 learns the new locator (here by hand), the stream goes on, and
-# a new connection still goes to s2, where the mapping points.
-in_ns mn lin6ctl map add "$POOL_ID" 2001:db8:b::/64 --static --pool
-link mn eth1 rt rt-d
-in_ns rt ip -6 addr add 2001:db8:d::1/64 dev rt-d nodad
-in_ns rt tc qdisc add dev rt-d root netem rate 20mbit limit 100
-in_ns mn timeout 60 socat -u TCP6:[$POOL_LIN6]:5005 OPEN:"$work/recv3",creat,trunc 2> "$work/stream.log" &
-stream=$!
-check "a second stream from s1 started" wait_for 30 test -s "$work/recv3"
-in_ns mn lin6ctl map add "$POOL_ID" 2001:db8:c::/64 --static --pool
-in_ns mn ip -6 addr add "2001:db8:d::$MN1_IID/64" dev eth1 nodad
-in_ns mn ip -6 route replace default via 2001:db8:d::1 dev eth1
-in_ns s1 lin6ctl map add "$MN1_ID" 2001:db8:d::/64 --static
-in_ns s2 lin6ctl map add "$MN1_ID" 2001:db8:d::/64 --static
-in_ns mn ip -6 addr del "2001:db8:a::$MN1_IID/64" dev eth0
-check "the client moved during the stream" kill -0 $stream
-check "after the move a new connection reaches s2" bash -c "ip netns exec mn timeout 30 socat -u TCP6:[$POOL_LIN6]:5005 - | cmp -s - $work/s2-file"
-wait $stream
-check "the pinned stream completed intact from s1 across the move" cmp -s "$work/recv3" "$work/s1-file"
-kill $s1 $s2; wait $s1 $s2 2>/dev/null || true
+kill $s1 $s2 2>/dev/null || true; wait $s1 $s2 2>/dev/null || true
 rm -rf "$work"
