@@ -6,7 +6,8 @@
 //! addresses the sockets used; PRE_ROUTING runs before defragmentation and
 //! conntrack, so everything above IPv6 sees LIN6 addresses both ways.
 
-use crate::addr::In6;
+use crate::addr::{In6, NodeId, Prefix};
+use crate::flows;
 use crate::state::{now_secs, Lin6Net};
 use crate::stats::Counter;
 use crate::xlat::{self, In, Out};
@@ -122,51 +123,78 @@ fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict
     };
     let guard = rcu::read_lock();
     let node = ns.node.get(&guard);
-    if node.id.is_none() {
+    let Some(me) = node.id else {
         return (Verdict::Accept, false);
-    }
+    };
     let table = ns.table.get(&guard);
-    match xlat::output(node, ns.locator(), table, now_secs(), &saddr, &daddr) {
-        Out::Pass => (Verdict::Accept, false),
+    let (src, dst) = match xlat::output(node, ns.locator(), table, now_secs(), &saddr, &daddr) {
+        Out::Pass => return (Verdict::Accept, false),
         Out::NoLocator => {
             ns.stats.inc(Counter::DropNoLocator);
-            (Verdict::Drop, false)
+            return (Verdict::Drop, false);
         }
-        Out::Miss(peer) => {
-            ns.stats.inc(Counter::Misses);
-            match skb.steal() {
-                Ok((skb, verdict)) => {
-                    ns.queue_packet(net, peer, &daddr, skb);
-                    (verdict, false)
-                }
-                Err(verdict) => {
-                    ns.stats.inc(Counter::DropNoMapping);
-                    (verdict, false)
-                }
+        Out::Translate {
+            src,
+            dst,
+            pool: false,
+        } => (src, dst),
+        Out::Translate {
+            src,
+            dst,
+            pool: true,
+        } => {
+            let peer = NodeId::of(&dst);
+            let packet = flows::classify(&skb, me, peer, icmp6_error_at(&skb, nexthdr));
+            match ns.pinned_prefix(&packet, Some(Prefix::of(&dst))) {
+                Some(p) => (src, p.join(peer)),
+                None => (src, dst),
             }
         }
-        Out::Translate { src, dst } => {
-            if let Some(at) = icmp6_error_at(&skb, nexthdr) {
-                let rule = |s: &In6, d: &In6| {
-                    xlat::quoted_output(node, ns.locator(), table, now_secs(), s, d)
+        Out::Miss { src, peer } => {
+            // A pool's mapping may expire or go while its flows run: a
+            // pinned flow goes on to its prefix; anything else waits.
+            let packet = flows::classify(&skb, me, peer, icmp6_error_at(&skb, nexthdr));
+            if let Some(p) = ns.pinned_prefix(&packet, None) {
+                (src, p.join(peer))
+            } else {
+                ns.stats.inc(Counter::Misses);
+                return match skb.steal() {
+                    Ok((skb, verdict)) => {
+                        ns.queue_packet(net, peer, &daddr, skb);
+                        (verdict, false)
+                    }
+                    Err(verdict) => {
+                        ns.stats.inc(Counter::DropNoMapping);
+                        (verdict, false)
+                    }
                 };
-                if !rewrite_quoted(ns, &mut skb, at, rule) {
-                    return (Verdict::Drop, false);
-                }
             }
-            if !rewrite(ns, &mut skb, Some(&src), Some(&dst)) {
-                return (Verdict::Drop, false);
-            }
-            // The route was chosen for the LIN6 destination: find the one to
-            // the locator.
-            if skb.reroute(state).is_err() {
-                ns.stats.inc(Counter::DropMalformed);
-                return (Verdict::Drop, false);
-            }
-            ns.stats.inc(Counter::TranslatedOut);
-            (Verdict::Accept, true)
+        }
+    };
+    if let Some(at) = icmp6_error_at(&skb, nexthdr) {
+        let peer = NodeId::of(&dst);
+        let rule = |s: &In6, d: &In6| {
+            let (qs, qd) = xlat::quoted_output(node, ns.locator(), table, now_secs(), s, d);
+            // The quoted packet came from where this error goes (for a
+            // pool, the flow's site rather than the mapping's).
+            let from_peer = node.is_mobile_lin6(s) && NodeId::of(s) == peer;
+            (if from_peer { Some(dst) } else { qs }, qd)
+        };
+        if !rewrite_quoted(ns, &mut skb, at, rule) {
+            return (Verdict::Drop, false);
         }
     }
+    if !rewrite(ns, &mut skb, Some(&src), Some(&dst)) {
+        return (Verdict::Drop, false);
+    }
+    // The route was chosen for the LIN6 destination: find the one to the
+    // locator.
+    if skb.reroute(state).is_err() {
+        ns.stats.inc(Counter::DropMalformed);
+        return (Verdict::Drop, false);
+    }
+    ns.stats.inc(Counter::TranslatedOut);
+    (Verdict::Accept, true)
 }
 
 pub(crate) struct InHook;

@@ -6,6 +6,10 @@
 //! locators (a routable prefix + the same Node ID). Netfilter hooks
 //! translate between the two with the Mapping Table, per network namespace.
 
+// `try_pin_init!` expands recursively once per field: the per-namespace
+// state has more fields than the default limit (128) allows.
+#![recursion_limit = "256"]
+
 use kernel::net::genetlink::{Family, FamilyRegistration};
 use kernel::net::inet6addr::{Inet6AddrNotifier, Inet6AddrRegistration};
 use kernel::net::netns::{Pernet, PernetRegistration};
@@ -14,6 +18,7 @@ use kernel::sync::rcu;
 
 mod addr;
 mod events;
+mod flows;
 mod hooks;
 mod linsix;
 mod moves;
@@ -42,6 +47,10 @@ kernel::module_param!(pub(crate) MAX_MAPPINGS: u32 = 4096, "max_mappings", uint,
     "Most mappings in each namespace's Mapping Table (default 4096)");
 kernel::module_param!(pub(crate) MISS_TIMEOUT_MS: u32 = 3000, "miss_timeout_ms", uint,
     "How long packets wait for a missing mapping, in ms (default 3000)");
+kernel::module_param!(pub(crate) FLOW_CAPACITY: u32 = 4096, "flow_capacity", uint,
+    "Most flows to pool destinations pinned at once in each namespace (default 4096)");
+kernel::module_param!(pub(crate) FLOW_IDLE_S: u32 = 300, "flow_idle_s", uint,
+    "Seconds a pinned flow lives without a packet (default 300)");
 kernel::module_param!(pub(crate) MEASURE_CYCLES: bool = false, "measure_cycles", bool,
     "Count the CPU cycles spent on each translated packet (default off)");
 
@@ -72,8 +81,14 @@ struct Lin6 {
 
 impl kernel::Module for Lin6 {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        if MAX_MAPPINGS.get() == 0 || MISS_TIMEOUT_MS.get() == 0 {
-            pr_err!("max_mappings and miss_timeout_ms must be at least 1\n");
+        if MAX_MAPPINGS.get() == 0
+            || MISS_TIMEOUT_MS.get() == 0
+            || FLOW_CAPACITY.get() == 0
+            || FLOW_IDLE_S.get() == 0
+        {
+            pr_err!(
+                "max_mappings, miss_timeout_ms, flow_capacity and flow_idle_s must be at least 1\n"
+            );
             return Err(EINVAL);
         }
         let rcu = RcuBarrier;

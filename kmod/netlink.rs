@@ -177,7 +177,7 @@ fn map_new(info: &mut Info<'_>, ns: &Lin6Net) -> Result {
         return Err(info.fail(EINVAL, c_str!("a mapping cannot point at the LIN6 prefix")));
     }
     let flags = info.attr(attr::FLAGS).map_or(0, |a| a.as_u32());
-    if flags & !map_flags::STATIC != 0 {
+    if flags & !(map_flags::STATIC | map_flags::POOL) != 0 {
         return Err(info.fail(EINVAL, c_str!("unknown flags")));
     }
     let lifetime = info.attr(attr::LIFETIME).map_or(0, |a| a.as_u32());
@@ -185,7 +185,8 @@ fn map_new(info: &mut Info<'_>, ns: &Lin6Net) -> Result {
         return Err(info.fail(EINVAL, c_str!("a static mapping has no lifetime")));
     }
     let net = info.net();
-    ns.map_add(net, id, prefix, lifetime)
+    let pool = flags & map_flags::POOL != 0;
+    ns.map_add(net, id, prefix, lifetime, pool)
         .map_err(|e| table_error(info, e))
 }
 
@@ -206,23 +207,15 @@ fn map_get(info: &mut Info<'_>, ns: &Lin6Net) -> Result {
     msg.put_u64(attr::NODE_ID, m.node.0, attr::PAD)?;
     msg.put(attr::PREFIX, &m.prefix.to_in6())?;
     msg.put_u32(attr::LIFETIME, m.seconds_left(now))?;
-    msg.put_u32(
-        attr::FLAGS,
-        if m.expires.is_none() {
-            map_flags::STATIC
-        } else {
-            0
-        },
-    )?;
+    msg.put_u32(attr::FLAGS, m.flags())?;
     info.send(msg)
 }
 
 fn stats_get(info: &mut Info<'_>, ns: &Lin6Net) -> Result {
     let mut msg = info.reply(cmd::STATS_GET)?;
     let nest = msg.nest_start(attr::STATS)?;
-    for (i, c) in ALL_COUNTERS.iter().enumerate() {
-        // The counters are in the order of the spec's stats set, from 1.
-        msg.put_u64(i as u16 + 1, ns.stats.get(*c), stats::PAD)?;
+    for (c, ty) in ALL_COUNTERS {
+        msg.put_u64(ty, ns.stats.get(c), stats::PAD)?;
     }
     msg.nest_end(nest);
     info.send(msg)
@@ -287,14 +280,7 @@ impl FamilyOps for Lin6Genl {
                 e.put_u64(attr::NODE_ID, m.node.0, attr::PAD)?;
                 e.put(attr::PREFIX, &m.prefix.to_in6())?;
                 e.put_u32(attr::LIFETIME, m.seconds_left(now))?;
-                e.put_u32(
-                    attr::FLAGS,
-                    if m.expires.is_none() {
-                        map_flags::STATIC
-                    } else {
-                        0
-                    },
-                )
+                e.put_u32(attr::FLAGS, m.flags())
             })?;
             if !fits {
                 dump.set_cursor(i as u64);

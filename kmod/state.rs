@@ -5,6 +5,7 @@
 //! serialised by `writer` and publish whole new snapshots.
 
 use crate::addr::{In6, NodeId, Prefix};
+use crate::flows::{FlowTable, Packet, Pin};
 use crate::hooks::{InHook, OutHook};
 use crate::linsix::Linsix;
 use crate::node::Node;
@@ -41,6 +42,10 @@ pub(crate) struct Lin6Net {
     pub(crate) events: EventLimiter,
     #[pin]
     queue: SpinLockBh<Queues>,
+    /// Pinned flows to pool destinations; empty (and never locked by the
+    /// packet path) until the first pool mapping.
+    #[pin]
+    flows: FlowTable,
     /// Ticks while packets wait, to drop those that waited too long.
     #[pin]
     queue_timer: Timer<Net>,
@@ -78,6 +83,7 @@ impl PernetState for Lin6Net {
             capacity: crate::MAX_MAPPINGS.get() as usize,
             events: EventLimiter::new(),
             queue <- new_spinlock_bh!(Queues::new()),
+            flows <- FlowTable::new(),
             queue_timer <- Timer::new(net, Lin6Net::expire_queue),
             linsix: DeviceRegistration::register(net)?,
             out_hook <- HookRegistration::new::<OutHook>(net),
@@ -186,46 +192,88 @@ impl Lin6Net {
         );
     }
 
-    /// Adds or replaces a mapping.
+    /// Adds or replaces a mapping; `pool`: a load-sharing pool's, whose
+    /// flows keep their first prefix.
     pub(crate) fn map_add(
         &self,
         net: &Net,
         node: NodeId,
         prefix: crate::addr::Prefix,
         lifetime: u32,
+        pool: bool,
     ) -> Result<(), TableError> {
         let now = now_secs();
         let m = Mapping {
             node,
             prefix,
             expires: (lifetime > 0).then(|| now + i64::from(lifetime)),
+            pool,
         };
-        {
+        let was_pool = {
             let _w = self.writer.lock();
+            if pool {
+                let capacity = crate::FLOW_CAPACITY.get() as usize;
+                self.flows
+                    .start(capacity)
+                    .map_err(|_| TableError::NoMemory)?;
+            }
             // SAFETY: we hold the writers' lock.
-            let next = unsafe { self.table.get_locked() }.with(m, self.capacity, now)?;
+            let table = unsafe { self.table.get_locked() };
+            let was_pool = table.was_pool(node);
+            let next = table.with(m, self.capacity, now)?;
             // SAFETY: we hold the writers' lock.
             unsafe { self.table.replace(next, GFP_KERNEL) }.map_err(|_| TableError::NoMemory)?;
+            was_pool
+        };
+        if was_pool && !pool {
+            // No longer a pool: every flow follows the mapping again.
+            self.flows.forget(Some(node));
         }
         self.release_queue(net, node);
         Ok(())
     }
 
-    /// Deletes a mapping.
+    /// Deletes a mapping, and the flows pinned to its Node ID.
     pub(crate) fn map_del(&self, node: NodeId) -> Result<(), TableError> {
-        let _w = self.writer.lock();
-        // SAFETY: we hold the writers' lock.
-        let next = unsafe { self.table.get_locked() }.without(node, now_secs())?;
-        // SAFETY: we hold the writers' lock.
-        unsafe { self.table.replace(next, GFP_KERNEL) }.map_err(|_| TableError::NoMemory)
+        {
+            let _w = self.writer.lock();
+            // SAFETY: we hold the writers' lock.
+            let next = unsafe { self.table.get_locked() }.without(node, now_secs())?;
+            // SAFETY: we hold the writers' lock.
+            unsafe { self.table.replace(next, GFP_KERNEL) }.map_err(|_| TableError::NoMemory)?;
+        }
+        self.flows.forget(Some(node));
+        Ok(())
     }
 
-    /// Deletes every mapping.
+    /// Deletes every mapping and every pinned flow.
     pub(crate) fn map_flush(&self) -> Result<(), TableError> {
-        let _w = self.writer.lock();
-        // SAFETY: we hold the writers' lock.
-        unsafe { self.table.replace(Snapshot::empty(), GFP_KERNEL) }
-            .map_err(|_| TableError::NoMemory)
+        {
+            let _w = self.writer.lock();
+            // SAFETY: we hold the writers' lock.
+            unsafe { self.table.replace(Snapshot::empty(), GFP_KERNEL) }
+                .map_err(|_| TableError::NoMemory)?;
+        }
+        self.flows.forget(None);
+        Ok(())
+    }
+
+    /// The prefix a packet to a pool goes to: its flow's pinned one, or
+    /// `current` (the mapping's; `None` when there is none), to which a
+    /// new flow is pinned. `None` when the namespace pins nothing.
+    pub(crate) fn pinned_prefix(&self, packet: &Packet, current: Option<Prefix>) -> Option<Prefix> {
+        let idle_ms = i64::from(crate::FLOW_IDLE_S.get()) * 1000;
+        match self.flows.pin(packet, current, now_ms(), idle_ms) {
+            Pin::Held(p) => Some(p),
+            Pin::New { evicted } => {
+                self.stats.inc(Counter::FlowsPinned);
+                if evicted {
+                    self.stats.inc(Counter::FlowEvictions);
+                }
+                current
+            }
+            Pin::None => current,
+        }
     }
 
     /// Holds a packet for `peer` until its mapping arrives.

@@ -3,6 +3,7 @@
 //! Translation counters of a namespace, per CPU: the packet path adds to its
 //! own CPU's copy; readers sum them.
 
+use crate::uapi::stats;
 use kernel::alloc::AllocError;
 use kernel::percpu::PerCpuCounters;
 
@@ -22,25 +23,30 @@ pub(crate) enum Counter {
     DropMalformed,
     Cycles,
     CyclesPackets,
+    FlowsPinned,
+    FlowEvictions,
 }
 
-const N: usize = Counter::CyclesPackets as usize + 1;
+const N: usize = Counter::FlowEvictions as usize + 1;
 
-/// The counters, in the order of the netlink `stats` attribute set.
-pub(crate) const ALL: [Counter; N] = [
-    Counter::TranslatedOut,
-    Counter::TranslatedIn,
-    Counter::Misses,
-    Counter::Queued,
-    Counter::SentFromQueue,
-    Counter::DropNoMapping,
-    Counter::DropQueueFull,
-    Counter::DropQueueTimeout,
-    Counter::DropNoLocator,
-    Counter::DropUntranslated,
-    Counter::DropMalformed,
-    Counter::Cycles,
-    Counter::CyclesPackets,
+/// Each counter with its attribute in the netlink `stats` set (which
+/// numbers them past its `pad`, so the numbers are not the positions).
+pub(crate) const ALL: [(Counter, u16); N] = [
+    (Counter::TranslatedOut, stats::TRANSLATED_OUT),
+    (Counter::TranslatedIn, stats::TRANSLATED_IN),
+    (Counter::Misses, stats::MISSES),
+    (Counter::Queued, stats::QUEUED),
+    (Counter::SentFromQueue, stats::SENT_FROM_QUEUE),
+    (Counter::DropNoMapping, stats::DROP_NO_MAPPING),
+    (Counter::DropQueueFull, stats::DROP_QUEUE_FULL),
+    (Counter::DropQueueTimeout, stats::DROP_QUEUE_TIMEOUT),
+    (Counter::DropNoLocator, stats::DROP_NO_LOCATOR),
+    (Counter::DropUntranslated, stats::DROP_UNTRANSLATED),
+    (Counter::DropMalformed, stats::DROP_MALFORMED),
+    (Counter::Cycles, stats::CYCLES),
+    (Counter::CyclesPackets, stats::CYCLES_PACKETS),
+    (Counter::FlowsPinned, stats::FLOWS_PINNED),
+    (Counter::FlowEvictions, stats::FLOW_EVICTIONS),
 ];
 
 /// The counters of one namespace.

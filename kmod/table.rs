@@ -8,6 +8,7 @@
 //! once, and are left out of the next snapshot a writer builds.
 
 use crate::addr::{NodeId, Prefix};
+use crate::uapi::map_flags;
 use kernel::prelude::*;
 
 /// One mapping.
@@ -17,11 +18,26 @@ pub(crate) struct Mapping {
     pub(crate) prefix: Prefix,
     /// Monotonic second at which it expires; `None`: static.
     pub(crate) expires: Option<i64>,
+    /// A load-sharing pool's Node ID: flows keep their first prefix
+    /// (flows.rs).
+    pub(crate) pool: bool,
 }
 
 impl Mapping {
     pub(crate) fn live(&self, now: i64) -> bool {
         self.expires.map_or(true, |e| now < e)
+    }
+
+    /// The `map-flags` the netlink API reports for it.
+    pub(crate) fn flags(&self) -> u32 {
+        let mut f = 0;
+        if self.expires.is_none() {
+            f |= map_flags::STATIC;
+        }
+        if self.pool {
+            f |= map_flags::POOL;
+        }
+        f
     }
 
     /// Seconds left (0 for a static mapping, as the netlink API reports it).
@@ -55,6 +71,13 @@ impl Snapshot {
     pub(crate) fn lookup(&self, node: NodeId, now: i64) -> Option<&Mapping> {
         let i = self.entries.binary_search_by(|m| m.node.cmp(&node)).ok()?;
         self.entries.get(i).filter(|m| m.live(now))
+    }
+
+    /// Whether `node`'s mapping, live or expired, is a pool's.
+    pub(crate) fn was_pool(&self, node: NodeId) -> bool {
+        self.entries
+            .binary_search_by(|m| m.node.cmp(&node))
+            .is_ok_and(|i| self.entries[i].pool)
     }
 
     /// Live mappings, in Node ID order, from index `from`.

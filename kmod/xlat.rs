@@ -27,6 +27,11 @@
 //! packet claimed. A consequence of translating without state: two mobile
 //! nodes cannot talk plain IPv6 between their locators.
 //!
+//! Pools: a mapping flagged `pool` names one site of a load-sharing pool
+//! whose servers share the Node ID. Output sends each flow to the site it
+//! started with (flows.rs keeps them); input takes any site's locator as
+//! the pool's without asking userspace to check it.
+//!
 //! ICMPv6 errors quote the packet they are about; the quote is translated
 //! with the same rules (see `quoted_input`, `quoted_output`), also when the
 //! error itself is plain (a router's Packet Too Big).
@@ -41,10 +46,13 @@ use crate::uapi::miss_reason;
 pub(crate) enum Out {
     /// Not LIN6 traffic.
     Pass,
-    /// Rewrite the source and the destination.
-    Translate { src: In6, dst: In6 },
-    /// A mobile destination with no mapping: wait for one.
-    Miss(NodeId),
+    /// Rewrite the source and the destination; `pool`: the destination
+    /// is a load-sharing pool's, whose flows keep their first prefix
+    /// (flows.rs), so `dst` holds only for a new flow.
+    Translate { src: In6, dst: In6, pool: bool },
+    /// A mobile destination with no mapping: wait for one (unless the
+    /// packet's flow is pinned); `src` is our locator.
+    Miss { src: In6, peer: NodeId },
     /// Our LIN6 source, but we have no locator yet.
     NoLocator,
 }
@@ -85,8 +93,9 @@ pub(crate) fn output(
         Some(m) => Out::Translate {
             src: new_src,
             dst: m.prefix.join(peer),
+            pool: m.pool,
         },
-        None => Out::Miss(peer),
+        None => Out::Miss { src: new_src, peer },
     }
 }
 
@@ -105,7 +114,9 @@ pub(crate) fn input(node: &Node, table: &Snapshot, now: i64, src: &In6, dst: &In
     let new_dst = node.lin6_prefix.join(me);
     let peer = NodeId::of(src);
     let check = match table.lookup(peer, now) {
-        Some(m) if m.prefix == Prefix::of(src) => None,
+        // A pool's sites all answer for its Node ID: a flow pinned to an
+        // earlier site is no sign that the pool moved.
+        Some(m) if m.prefix == Prefix::of(src) || m.pool => None,
         Some(_) => Some((peer, miss_reason::SOURCE_MOVED)),
         None if peer == me => None,
         None => Some((peer, miss_reason::UNKNOWN_SOURCE)),

@@ -25,12 +25,20 @@ fn addr() -> impl Strategy<Value = Ipv6Addr> {
 }
 
 fn mapping() -> impl Strategy<Value = Mapping> {
-    (node_id(), prefix(), any::<u32>(), any::<bool>()).prop_map(|(n, p, l, s)| Mapping {
-        node_id: n,
-        prefix: p,
-        lifetime: l,
-        is_static: s,
-    })
+    (
+        node_id(),
+        prefix(),
+        any::<u32>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(n, p, l, s, pool)| Mapping {
+            node_id: n,
+            prefix: p,
+            lifetime: l,
+            is_static: s,
+            pool,
+        })
 }
 
 fn event() -> impl Strategy<Value = Event> {
@@ -70,9 +78,9 @@ proptest! {
     }
 
     #[test]
-    fn map_new_round_trips(n in node_id(), p in prefix(), l in any::<u32>()) {
+    fn map_new_round_trips(n in node_id(), p in prefix(), l in any::<u32>(), pool in any::<bool>()) {
         let lifetime = NonZeroU32::new(l).map_or(Lifetime::Static, Lifetime::Seconds);
-        let m = MapNew { node_id: n, prefix: p, lifetime };
+        let m = MapNew { node_id: n, prefix: p, lifetime, pool };
         prop_assert_eq!(MapNew::parse(&m.to_attrs()).unwrap(), m);
     }
 
@@ -102,12 +110,13 @@ proptest! {
     }
 
     #[test]
-    fn stats_round_trip(v in proptest::array::uniform13(any::<u64>())) {
+    fn stats_round_trip(v in proptest::array::uniform15(any::<u64>())) {
         let s = Stats {
             translated_out: v[0], translated_in: v[1], misses: v[2], queued: v[3],
             sent_from_queue: v[4], drop_no_mapping: v[5], drop_queue_full: v[6],
             drop_queue_timeout: v[7], drop_no_locator: v[8], drop_untranslated: v[9],
             drop_malformed: v[10], cycles: v[11], cycles_packets: v[12],
+            flows_pinned: v[13], flow_evictions: v[14],
         };
         prop_assert_eq!(Stats::parse(&s.to_attrs()).unwrap(), s);
     }
@@ -216,6 +225,7 @@ fn an_error_after_a_reply_in_one_datagram_is_seen() {
         prefix: "2001:db8:a::/64".parse().unwrap(),
         lifetime: 0,
         is_static: true,
+        pool: false,
     };
     let mut d = kernel_msg(0x2a, 9, uapi::cmd::MAP_GET, &m.to_attrs());
     let mut tlv = AttrWriter::at(0);

@@ -105,10 +105,12 @@ pub enum MapCmd {
     /// Add or replace a mapping (CAP_NET_ADMIN). Static unless --lifetime.
     ///
     /// The Node ID must be a mobile one (OUI with the U/L bit inverted,
-    /// 02:01:4a by default); the prefix may not be the LIN6 prefix.
+    /// 02:01:4a by default); the prefix may not be the LIN6 prefix. With
+    /// --pool, flows already running keep the prefix they started with.
     #[command(after_help = "Examples:\n  \
         lin6ctl map add 02:01:4a:00:00:00:00:01 2001:db8:a::/64\n  \
-        lin6ctl map add 201:4a00::2 2001:db8:b:: --lifetime 300")]
+        lin6ctl map add 201:4a00::2 2001:db8:b:: --lifetime 300\n  \
+        lin6ctl map add 201:4a00::99 2001:db8:c:: --pool")]
     Add(MapAddArgs),
     /// Delete a mapping (CAP_NET_ADMIN).
     #[command(after_help = "Example:\n  lin6ctl map del 02:01:4a:00:00:00:00:01")]
@@ -144,6 +146,11 @@ pub struct MapAddArgs {
     /// Never expires (the default).
     #[arg(long = "static", id = "static_")]
     pub static_: bool,
+    /// The Node ID is a load-sharing pool's (servers at several sites share
+    /// it): each flow stays with the prefix in effect at its first packet;
+    /// only new flows take this one.
+    #[arg(long)]
+    pub pool: bool,
 }
 
 #[derive(Debug, Args)]
@@ -308,5 +315,33 @@ mod tests {
             "0",
         ]);
         assert!(r.is_err(), "lifetime 0 would mean static");
+    }
+
+    #[test]
+    fn map_add_pool_goes_with_a_lifetime_or_static() {
+        for extra in [
+            &["--pool"][..],
+            &["--pool", "--lifetime", "30"],
+            &["--static", "--pool"],
+        ] {
+            let mut argv = vec!["lin6ctl", "map", "add", "201:4a00::1", "2001:db8::"];
+            argv.extend_from_slice(extra);
+            let Ok(Cli {
+                command: Command::Map(MapCmd::Add(a)),
+                ..
+            }) = Cli::try_parse_from(&argv)
+            else {
+                panic!("{argv:?} did not parse as map add");
+            };
+            assert!(a.pool, "{argv:?}");
+        }
+        let Ok(Cli {
+            command: Command::Map(MapCmd::Add(a)),
+            ..
+        }) = Cli::try_parse_from(["lin6ctl", "map", "add", "201:4a00::1", "2001:db8::"])
+        else {
+            panic!("map add did not parse");
+        };
+        assert!(!a.pool);
     }
 }

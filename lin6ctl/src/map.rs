@@ -18,6 +18,7 @@ struct MappingView {
     lifetime: u32,
     #[serde(rename = "static")]
     is_static: bool,
+    pool: bool,
 }
 
 impl From<&Mapping> for MappingView {
@@ -28,6 +29,7 @@ impl From<&Mapping> for MappingView {
             locator: m.locator(),
             lifetime: m.lifetime,
             is_static: m.is_static,
+            pool: m.pool,
         }
     }
 }
@@ -40,10 +42,11 @@ pub fn line(m: &Mapping) -> String {
         format!("lifetime {}", m.lifetime)
     };
     format!(
-        "{} prefix {} locator {} {life}",
+        "{} prefix {} locator {} {life}{}",
         m.node_id,
         m.prefix,
-        m.locator()
+        m.locator(),
+        if m.pool { " pool" } else { "" }
     )
 }
 
@@ -65,6 +68,7 @@ pub fn run(cmd: MapCmd, out: &Out) -> Result<(), CtlError> {
             node_id: a.node_id,
             prefix: a.prefix,
             lifetime: a.lifetime.map_or(Lifetime::Static, Lifetime::Seconds),
+            pool: a.pool,
         })?,
         MapCmd::Del { node_id } => c.map_del(node_id)?,
         MapCmd::Show { node_id: Some(n) } => show(&[c.map_get(n)?], out)?,
@@ -72,4 +76,34 @@ pub fn run(cmd: MapCmd, out: &Out) -> Result<(), CtlError> {
         MapCmd::Flush => c.map_flush()?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapping(is_static: bool, pool: bool) -> Mapping {
+        Mapping {
+            node_id: "02:01:4a:00:00:00:00:63".parse().unwrap(),
+            prefix: "2001:db8:c::/64".parse().unwrap(),
+            lifetime: if is_static { 0 } else { 40 },
+            is_static,
+            pool,
+        }
+    }
+
+    #[test]
+    fn a_pool_mapping_says_so_in_both_forms() {
+        assert_eq!(
+            line(&mapping(false, true)),
+            "02:01:4a:00:00:00:00:63 prefix 2001:db8:c::/64 locator 2001:db8:c:0:201:4a00:0:63 lifetime 40 pool"
+        );
+        assert_eq!(
+            line(&mapping(true, false)),
+            "02:01:4a:00:00:00:00:63 prefix 2001:db8:c::/64 locator 2001:db8:c:0:201:4a00:0:63 static"
+        );
+        let v = serde_json::to_value(MappingView::from(&mapping(true, true))).unwrap();
+        assert_eq!(v["pool"], true);
+        assert_eq!(v["static"], true);
+    }
 }

@@ -173,6 +173,10 @@ pub struct LoadSharingConfig {
     /// `cache.ma_max_ttl_s`). The pool's server keeps its sessions, so the
     /// choice is kept while that MA answers, not re-asked at every miss.
     pub choice_ttl_s: u64,
+    /// How long a pool's earlier site is still told of our moves after the
+    /// pool's mapping moved to another site: flows that started there stay
+    /// there (lin6.ko pins them) while they run.
+    pub site_history_s: u64,
 }
 
 impl Default for LoadSharingConfig {
@@ -182,6 +186,7 @@ impl Default for LoadSharingConfig {
             attempts: 3,
             ma_port: PORT_MA_REGISTRATION,
             choice_ttl_s: 3_600,
+            site_history_s: 3_600,
         }
     }
 }

@@ -6,9 +6,15 @@
 //!   gave; rounds with backoff when DNS or the MAs do not answer. When the
 //!   TXT record says `ls=` the peer is a load-shared pool address: an LS is
 //!   asked which MA to use first (LSS_MA_REQUEST, `ls_client`), and its
-//!   choice is cached for the pool as an `ma=` list is.
+//!   choice is cached for the pool as an `ma=` list is. A mapping chosen
+//!   through an LS is installed with the `pool` flag: lin6.ko keeps each
+//!   running flow with the site it started at, and only new flows follow
+//!   a new mapping (`pools`).
 //! * **PREFIX** (we moved): the registration task re-registers at once and
-//!   then sends a Mapping Refresh to every recent correspondent.
+//!   then sends a Mapping Refresh to every recent correspondent (to a pool,
+//!   to each site that may still stream to us, at its locator), and asks
+//!   the LS of every recent pool again: the LS decides per client /64, so
+//!   new flows go to the site nearest the new network.
 //! * **Mapping Refresh received**: re-query the sender's MA and install what
 //!   the MA says. The datagram itself is believed in nothing, not even its
 //!   source address; it only says "ask again".
@@ -39,6 +45,7 @@ use crate::kernel::KernelHandle;
 use crate::ls_client::{self, LsStats};
 use crate::ma_cache::MaCache;
 use crate::ma_client::{self, Retry};
+use crate::pools::Pools;
 
 /// Counters, for logs, tests and a later metrics endpoint.
 #[derive(Debug, Default)]
@@ -56,6 +63,8 @@ pub struct Stats {
     pub refreshes_ignored: AtomicU64,
     pub requeries: AtomicU64,
     pub dropped_busy: AtomicU64,
+    /// Pools whose LS was asked again because we moved.
+    pub pool_rechoices: AtomicU64,
     /// LSS_MA_REQUEST exchanges with pools' LSs.
     pub ls: LsStats,
 }
@@ -101,9 +110,12 @@ pub struct Ctx {
     pub static_mas: Vec<Server>,
     /// Where we register without DNS (`registration.ma`, else `ma:`).
     pub own_static_mas: Vec<Server>,
-    /// Peers' MAs: `ma=` lists from DNS, and for pool addresses the MA an
-    /// LS chose.
+    /// Peers' MAs: `ma=` lists from DNS.
     pub ma_cache: Mutex<MaCache>,
+    /// For pool addresses, the MA an LS chose.
+    pub ls_choices: Mutex<MaCache>,
+    /// The pools whose mappings we installed, and their sites.
+    pub pools: Mutex<Pools>,
     /// Pool addresses' LS lists (`ls=`), for the record's TTL.
     pub ls_cache: Mutex<MaCache>,
     pub correspondents: Mutex<Correspondents>,
@@ -144,6 +156,14 @@ impl Ctx {
                 cfg.cache.ma_capacity,
                 Duration::from_secs(cfg.cache.ma_max_ttl_s),
             )),
+            ls_choices: Mutex::new(MaCache::new(
+                cfg.cache.ma_capacity,
+                Duration::from_secs(cfg.cache.ma_max_ttl_s),
+            )),
+            pools: Mutex::new(Pools::new(
+                cfg.correspondents.capacity,
+                Duration::from_secs(cfg.load_sharing.site_history_s),
+            )),
             correspondents: Mutex::new(Correspondents::new(cfg.correspondents.capacity)),
             stats: Stats::default(),
             current_ma: Mutex::new(None),
@@ -174,8 +194,8 @@ impl Ctx {
 
     /// The MAs of the node with LIN6 address `addr`: static config, the
     /// cache, or DNS. For a pool address (its TXT record lists LSs, `ls=`)
-    /// the MA an LS chose for us.
-    pub async fn mas_of(&self, addr: Ipv6Addr) -> Result<Vec<Server>, ResolveError> {
+    /// the MA an LS chose for us, and `true`.
+    pub async fn mas_of(&self, addr: Ipv6Addr) -> Result<(Vec<Server>, bool), ResolveError> {
         self.mas_of_via(addr, true).await
     }
 
@@ -183,15 +203,22 @@ impl Ctx {
     /// address's reverse name. A pool's LSs choose MAs for its users, not
     /// for the pool's own servers, which name their MA (`ma:`).
     pub async fn own_mas(&self, addr: Ipv6Addr) -> Result<Vec<Server>, ResolveError> {
-        self.mas_of_via(addr, false).await
+        Ok(self.mas_of_via(addr, false).await?.0)
     }
 
-    async fn mas_of_via(&self, addr: Ipv6Addr, via_ls: bool) -> Result<Vec<Server>, ResolveError> {
+    async fn mas_of_via(
+        &self,
+        addr: Ipv6Addr,
+        via_ls: bool,
+    ) -> Result<(Vec<Server>, bool), ResolveError> {
         if !self.static_mas.is_empty() {
-            return Ok(self.static_mas.clone());
+            return Ok((self.static_mas.clone(), false));
         }
         if let Some(m) = lock(&self.ma_cache).get(addr, Instant::now()) {
-            return Ok(m);
+            return Ok((m, false));
+        }
+        if via_ls && let Some(m) = lock(&self.ls_choices).get(addr, Instant::now()) {
+            return Ok((m, true));
         }
         let cached_ls = match via_ls {
             true => lock(&self.ls_cache).get(addr, Instant::now()),
@@ -213,7 +240,7 @@ impl Ctx {
                         return Err(MaError::NoMa.into());
                     }
                     lock(&self.ma_cache).put(addr, rec.ma.clone(), found.valid_until, now);
-                    return Ok(rec.ma);
+                    return Ok((rec.ma, false));
                 }
                 if !via_ls {
                     warn!(%addr, "the TXT record lists LS servers (a pool address), no MA");
@@ -224,7 +251,7 @@ impl Ctx {
                 rec.ls
             }
         };
-        self.ma_via_ls(addr, &lss).await
+        Ok((self.ma_via_ls(addr, &lss).await?, true))
     }
 
     /// Asks the pool's LSs which MA to use, and caches the choice.
@@ -243,7 +270,7 @@ impl Ctx {
         let ma = self.cfg.load_sharing.ma_server(choice.ma);
         let now = Instant::now();
         let until = now + Duration::from_secs(self.cfg.load_sharing.choice_ttl_s);
-        lock(&self.ma_cache).put(pool, vec![ma], until, now);
+        lock(&self.ls_choices).put(pool, vec![ma], until, now);
         Ok(vec![ma])
     }
 
@@ -260,6 +287,7 @@ impl Ctx {
                 Err(e) if e.is_transient() && round < self.cfg.query.rounds => {
                     debug!(%peer, "round {round}: {e}; again in {backoff:?}");
                     lock(&self.ma_cache).forget(addr);
+                    lock(&self.ls_choices).forget(addr);
                     tokio::time::sleep(backoff).await;
                     backoff = backoff.saturating_mul(2);
                 }
@@ -274,7 +302,7 @@ impl Ctx {
         addr: Ipv6Addr,
         kick: Option<&Notify>,
     ) -> Result<(), ResolveError> {
-        let mas = self.mas_of(addr).await?;
+        let (mas, pool) = self.mas_of(addr).await?;
         let (ma, answer) = ma_client::query(&mas, peer, self.query_retry(), kick).await?;
         match answer {
             QueryAnswer::Mapping {
@@ -287,10 +315,15 @@ impl Ctx {
                     node_id: peer,
                     prefix,
                     lifetime: Lifetime::Seconds(secs),
+                    pool,
                 };
                 self.kernel.call(move |k| k.map_new(&m)).await?;
-                lock(&self.correspondents).touch(peer, addr, Instant::now());
-                info!(%peer, %prefix, lifetime, ma = %ma, "mapping installed");
+                let now = Instant::now();
+                if pool {
+                    lock(&self.pools).installed(peer, prefix, now);
+                }
+                lock(&self.correspondents).touch(peer, addr, now);
+                info!(%peer, %prefix, lifetime, ma = %ma, pool, "mapping installed");
                 Ok(())
             }
             QueryAnswer::NoMapping => Err(ResolveError::NoMapping(peer)),
@@ -440,28 +473,57 @@ impl Ctx {
         self.spawn_resolve(peer, Why::Refresh);
     }
 
-    /// Tells every recent correspondent that we moved.
+    /// Tells every recent correspondent that we moved. A pool is told at
+    /// each of its sites that may still stream to us, at the site's locator
+    /// (which lin6.ko leaves as it is): the pool's LIN6 address would reach
+    /// only one of them.
     pub async fn notify_correspondents(&self, sock: &UdpSocket) {
-        let peers = lock(&self.correspondents).recent(
-            Instant::now(),
-            Duration::from_secs(self.cfg.correspondents.recent_s),
-        );
+        let now = Instant::now();
+        let peers = lock(&self.correspondents)
+            .recent(now, Duration::from_secs(self.cfg.correspondents.recent_s));
         let msg = MappingRefresh {
             node: self.node,
             timestamp: lin6::auth::unix_now(),
         }
         .to_vec();
         for (peer, addr) in peers {
-            let to = self
-                .kernel
-                .datagram_target(addr, self.cfg.refresh.peer_port);
-            match sock.send_to(&msg, to).await {
-                Ok(_) => {
-                    bump(&self.stats.refreshes_sent);
-                    debug!(%peer, %to, "Mapping Refresh sent");
+            let sites = lock(&self.pools).sites(peer, now);
+            let targets: Vec<Ipv6Addr> = if sites.is_empty() {
+                vec![addr]
+            } else {
+                sites.iter().map(|p| p.with_node(peer)).collect()
+            };
+            for target in targets {
+                let to = self
+                    .kernel
+                    .datagram_target(target, self.cfg.refresh.peer_port);
+                match sock.send_to(&msg, to).await {
+                    Ok(_) => {
+                        bump(&self.stats.refreshes_sent);
+                        debug!(%peer, %to, "Mapping Refresh sent");
+                    }
+                    Err(e) => warn!(%peer, %to, "Mapping Refresh: {e}"),
                 }
-                Err(e) => warn!(%peer, %to, "Mapping Refresh: {e}"),
             }
+        }
+    }
+
+    /// After a move, asks the LS of every recent pool again which MA (and
+    /// site) serves us, and installs the answer: the LS decides per client
+    /// /64, so new flows go to the site nearest the new network, while
+    /// lin6.ko keeps running flows with their sites.
+    pub fn rechoose_pools(self: &Arc<Self>) {
+        let now = Instant::now();
+        let peers = lock(&self.correspondents)
+            .recent(now, Duration::from_secs(self.cfg.correspondents.recent_s));
+        for (peer, addr) in peers {
+            if !lock(&self.pools).is_pool(peer) {
+                continue;
+            }
+            lock(&self.ls_choices).forget(addr);
+            bump(&self.stats.pool_rechoices);
+            info!(%peer, "we moved: asking the pool's LS again");
+            self.spawn_resolve(peer, Why::Moved);
         }
     }
 }

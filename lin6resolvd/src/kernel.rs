@@ -204,6 +204,8 @@ pub struct MemKernel {
 struct MemState {
     node: Option<Node>,
     table: HashMap<NodeId, (Prefix64, Lifetime, Instant)>,
+    /// The Node IDs whose mapping carries the `pool` flag.
+    pools: std::collections::HashSet<NodeId>,
     targets: HashMap<Ipv6Addr, SocketAddr>,
     map_news: u64,
 }
@@ -241,6 +243,11 @@ impl MemKernel {
                 Some((*p, Some(u32::try_from(left).unwrap_or(u32::MAX))))
             }
         }
+    }
+
+    /// Whether `node`'s mapping was installed with the `pool` flag.
+    pub fn is_pool(&self, node: NodeId) -> bool {
+        self.state().pools.contains(&node)
     }
 
     /// How many map-new calls the resolver made.
@@ -288,6 +295,11 @@ impl Kernel for MemKernel {
         s.map_news += 1;
         s.table
             .insert(m.node_id, (m.prefix, m.lifetime, Instant::now()));
+        if m.pool {
+            s.pools.insert(m.node_id);
+        } else {
+            s.pools.remove(&m.node_id);
+        }
         Ok(())
     }
 
@@ -298,6 +310,7 @@ impl Kernel for MemKernel {
             prefix,
             lifetime: left.unwrap_or(0),
             is_static: left.is_none(),
+            pool: self.is_pool(node),
         }))
     }
 

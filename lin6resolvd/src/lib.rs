@@ -6,7 +6,7 @@
 //! One file per role: `config`, `error`, `kernel` (lin6.ko, or an in-memory
 //! stand-in for tests), `routes` (rtnetlink), `ma_client` (UDP to MAs),
 //! `ls_client` (UDP to a load-shared pool's LSs),
-//! `ma_cache`, `correspondents`, `events` (what each event does), `metrics`, `tasks`
+//! `ma_cache`, `correspondents`, `pools` (the sites of the pools in use), `events` (what each event does), `metrics`, `tasks`
 //! (start-up and the loops). DNS discovery is in the library
 //! (`lin6::discovery`), shared with lin6agentd and lsd. Design:
 //! docs/lin6resolvd.md.
@@ -20,6 +20,7 @@ pub mod ls_client;
 pub mod ma_cache;
 pub mod ma_client;
 pub mod metrics;
+pub mod pools;
 pub mod routes;
 pub mod tasks;
 

@@ -95,14 +95,21 @@ pub fn render(ctx: &Ctx) -> String {
         "Moves to a pool's next LS after one did not answer or refused.",
         get(&s.ls.failovers),
     );
+    counter(
+        "pool_rechoices_total",
+        "Pools whose LS was asked again because this node moved.",
+        get(&s.pool_rechoices),
+    );
     let correspondents = ctx.correspondents.lock().map(|c| c.len()).unwrap_or(0);
+    let used_pools = ctx.pools.lock().map(|p| p.len()).unwrap_or(0);
     let cached = ctx.ma_cache.lock().map(|c| c.len()).unwrap_or(0);
     let pools = ctx.ls_cache.lock().map(|c| c.len()).unwrap_or(0);
     let _ = write!(
         out,
         "# HELP lin6resolvd_correspondents Peers remembered.\n# TYPE lin6resolvd_correspondents gauge\nlin6resolvd_correspondents {correspondents}\n\
          # HELP lin6resolvd_ma_cache_entries Peers whose MA list is cached.\n# TYPE lin6resolvd_ma_cache_entries gauge\nlin6resolvd_ma_cache_entries {cached}\n\
-         # HELP lin6resolvd_ls_cache_entries Pool addresses whose LS list is cached.\n# TYPE lin6resolvd_ls_cache_entries gauge\nlin6resolvd_ls_cache_entries {pools}\n"
+         # HELP lin6resolvd_ls_cache_entries Pool addresses whose LS list is cached.\n# TYPE lin6resolvd_ls_cache_entries gauge\nlin6resolvd_ls_cache_entries {pools}\n\
+         # HELP lin6resolvd_pools Pools whose mapping this node installed (their sites are told of moves).\n# TYPE lin6resolvd_pools gauge\nlin6resolvd_pools {used_pools}\n"
     );
     out
 }

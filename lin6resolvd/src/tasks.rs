@@ -424,6 +424,7 @@ async fn registration_loop(
                 next = Instant::now() + cfg.refresh_after();
                 if registered.is_some_and(|p| p != prefix) {
                     ctx.notify_correspondents(&sock).await;
+                    ctx.rechoose_pools();
                 }
                 if was_move && !sticky {
                     rediscover = true;

@@ -17,7 +17,8 @@ use lin6::discovery::Server;
 use lin6::ls::ServiceLevel;
 use lin6::netlink::{Event, MissReason};
 use lin6::wire::{
-    Authenticated, Codec, MaybeAuthenticated, UpdateCode, UpdateReply, UpdateRequest,
+    Authenticated, Codec, MappingRefresh, MaybeAuthenticated, UpdateCode, UpdateReply,
+    UpdateRequest,
 };
 use lin6resolvd::events::get;
 
@@ -217,7 +218,7 @@ async fn pool_miss_asks_the_ls_which_ma_and_installs_the_locator_of_the_server_i
     );
     assert_eq!(
         r.ctx
-            .ma_cache
+            .ls_choices
             .lock()
             .unwrap()
             .get(pool(), std::time::Instant::now()),
@@ -234,6 +235,111 @@ async fn pool_miss_asks_the_ls_which_ma_and_installs_the_locator_of_the_server_i
     wait_until(10, "second resolution", async || get(&s.resolved) >= 2).await;
     assert_eq!(get(&s.ls.requests), requests, "no second LSS_MA_REQUEST");
     assert_eq!(k.mapping(pool_node()).unwrap().0, want);
+    ls.shutdown().await;
+}
+
+/// Receives a Mapping Refresh from `from` within 5 s.
+async fn refresh_at(sock: &tokio::net::UdpSocket, from: NodeId) {
+    let mut buf = [0u8; 64];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf))
+        .await
+        .expect("a Mapping Refresh reaches the site")
+        .unwrap();
+    assert_eq!(MappingRefresh::decode(&buf[..n]).unwrap().node, from);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_asks_the_ls_again_and_refreshes_every_site_that_may_still_stream() {
+    let mn1 = node(1);
+    let ls = start_lsd().await;
+    let port = dual_port_pair();
+    let servers = format!("servers: [\"{}\"]", ls.ls_addr);
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let addr_a = Ipv6Addr::LOCALHOST;
+    let addr_b = Ipv4Addr::LOCALHOST.to_ipv6_mapped();
+    let _ma_a = start_pool_ma(&da, (addr_a, port).into(), addr_a, &servers, &[mn1]).await;
+    let _ma_b = start_pool_ma(&db, (addr_b, port).into(), addr_b, &servers, &[]).await;
+    let (s_a, s_b) = (prefix("2001:db8:5a::/64"), prefix("2001:db8:5b::/64"));
+    register_server((addr_a, port).into(), s_a).await;
+    register_server((addr_b, port).into(), s_b).await;
+    wait_until(10, "both MAs active at the LS", async || {
+        active_at(&ls, addr_a) && active_at(&ls, addr_b)
+    })
+    .await;
+    // Each site's resolver, as far as the user can tell: a socket where
+    // datagrams to the site's locator arrive.
+    let site_a = tokio::net::UdpSocket::bind("[::1]:0").await.unwrap();
+    let site_b = tokio::net::UdpSocket::bind("[::1]:0").await.unwrap();
+    let dns = Knot::start(&pool_deployment(&format!("[::1]:{port}"), &[ls.ls_addr])).await;
+    let (k, kernel) = kernel_at(mn1, prefix("2001:db8:1::/64"));
+    k.route_datagrams(s_a.with_node(pool_node()), site_a.local_addr().unwrap());
+    k.route_datagrams(s_b.with_node(pool_node()), site_b.local_addr().unwrap());
+    // The pool's LIN6 address must not be used for refreshes: it would
+    // reach one site only.
+    let by_lin6 = tokio::net::UdpSocket::bind("[::1]:0").await.unwrap();
+    k.route_datagrams(pool(), by_lin6.local_addr().unwrap());
+    let r = lin6resolvd::start(user_config(dns.addr, port), kernel)
+        .await
+        .unwrap();
+    let s = &r.ctx.stats;
+    wait_until(10, "the user registered", async || {
+        get(&s.registrations_ok) >= 1
+    })
+    .await;
+
+    // On network 1 the LS sends the user to B (A is drained); the mapping
+    // carries the pool flag.
+    assert!(ls.with(|l| l.set_drained(addr_a, true)));
+    r.events.send(miss(pool_node())).await.unwrap();
+    wait_until(15, "the pool's mapping in the user's kernel", async || {
+        k.mapping(pool_node()).is_some()
+    })
+    .await;
+    assert_eq!(k.mapping(pool_node()).unwrap().0, s_b);
+    assert!(k.is_pool(pool_node()), "installed with the pool flag");
+
+    // Now A is the better choice. The user moves to network 2: B (whose
+    // stream goes on, pinned by the kernel) hears of it at its locator, and
+    // the LS, asked again, sends new flows to A.
+    assert!(ls.with(|l| l.set_drained(addr_a, false)));
+    assert!(ls.with(|l| l.set_drained(addr_b, true)));
+    let move_to = |n: u16| {
+        let old = k.node().unwrap().locator;
+        let new = prefix(&format!("2001:db8:{n}::/64")).with_node(mn1);
+        k.set_locator(new);
+        Event::Prefix {
+            old_locator: old,
+            new_locator: Some(new),
+            ifindex: Some(2),
+        }
+    };
+    let requests = get(&s.ls.requests);
+    r.events.send(move_to(2)).await.unwrap();
+    refresh_at(&site_b, mn1).await;
+    wait_until(15, "the pool's mapping moved to A", async || {
+        k.mapping(pool_node()).is_some_and(|m| m.0 == s_a)
+    })
+    .await;
+    assert!(k.is_pool(pool_node()));
+    assert!(get(&s.ls.requests) > requests, "the LS was asked again");
+    assert_eq!(get(&s.pool_rechoices), 1);
+
+    // Moving again, both sites are told: A (current) and B (whose flows
+    // may still run).
+    r.events.send(move_to(3)).await.unwrap();
+    refresh_at(&site_a, mn1).await;
+    refresh_at(&site_b, mn1).await;
+    let mut buf = [0u8; 64];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), by_lin6.recv_from(&mut buf))
+            .await
+            .is_err(),
+        "no refresh to the pool's LIN6 address"
+    );
+    wait_until(10, "the second re-ask", async || {
+        get(&s.pool_rechoices) == 2
+    })
+    .await;
     ls.shutdown().await;
 }
 

@@ -17,6 +17,7 @@
 //!     node_id: "02:01:4a:00:00:00:00:01".parse()?,
 //!     prefix: "2001:db8:a::/64".parse()?,
 //!     lifetime: Lifetime::Static,
+//!     pool: false,
 //! })?;
 //! for m in c.map_dump()? {
 //!     println!("{} -> {}", m.node_id, m.locator());

@@ -154,6 +154,9 @@ pub struct MapNew {
     pub node_id: NodeId,
     pub prefix: Prefix64,
     pub lifetime: Lifetime,
+    /// The Node ID is a load-sharing pool's: each flow keeps the prefix in
+    /// effect at its first packet, and only new flows take this one.
+    pub pool: bool,
 }
 
 impl MapNew {
@@ -161,10 +164,16 @@ impl MapNew {
         let mut w = AttrWriter::genl();
         put_node_id(&mut w, self.node_id);
         put_addr(&mut w, attr::PREFIX, self.prefix.network());
+        let mut flags = if self.pool { map_flags::POOL } else { 0 };
         match self.lifetime {
-            Lifetime::Static => w.put_u32(attr::FLAGS, map_flags::STATIC),
-            Lifetime::Seconds(s) => w.put_u32(attr::LIFETIME, s.get()),
+            Lifetime::Static => flags |= map_flags::STATIC,
+            Lifetime::Seconds(s) => {
+                w.put_u32(attr::LIFETIME, s.get());
+            }
         };
+        if flags != 0 {
+            w.put_u32(attr::FLAGS, flags);
+        }
         w.into_bytes()
     }
 
@@ -177,6 +186,7 @@ impl MapNew {
                 Some(s) if !m.is_static => Lifetime::Seconds(s),
                 _ => Lifetime::Static,
             },
+            pool: m.pool,
         })
     }
 }
@@ -197,6 +207,8 @@ pub struct Mapping {
     pub lifetime: u32,
     #[serde(rename = "static")]
     pub is_static: bool,
+    /// A load-sharing pool's mapping: flows keep their first prefix.
+    pub pool: bool,
 }
 
 impl Mapping {
@@ -222,6 +234,7 @@ impl Mapping {
             prefix: prefix.ok_or_else(|| missing("prefix"))?,
             lifetime,
             is_static: flags & map_flags::STATIC != 0,
+            pool: flags & map_flags::POOL != 0,
         })
     }
 
@@ -231,10 +244,14 @@ impl Mapping {
         put_node_id(&mut w, self.node_id);
         put_addr(&mut w, attr::PREFIX, self.prefix.network());
         w.put_u32(attr::LIFETIME, self.lifetime);
-        w.put_u32(
-            attr::FLAGS,
-            if self.is_static { map_flags::STATIC } else { 0 },
-        );
+        let mut flags = 0;
+        if self.is_static {
+            flags |= map_flags::STATIC;
+        }
+        if self.pool {
+            flags |= map_flags::POOL;
+        }
+        w.put_u32(attr::FLAGS, flags);
         w.into_bytes()
     }
 }
@@ -281,6 +298,8 @@ stats_struct! {
     drop_malformed = DROP_MALFORMED, "drop-malformed";
     cycles = CYCLES, "cycles";
     cycles_packets = CYCLES_PACKETS, "cycles-packets";
+    flows_pinned = FLOWS_PINNED, "flows-pinned";
+    flow_evictions = FLOW_EVICTIONS, "flow-evictions";
 }
 
 impl Stats {
@@ -531,6 +550,7 @@ mod tests {
             node_id: nid("02:01:4a:00:00:00:00:01"),
             prefix: "2001:db8:a::/64".parse().unwrap(),
             lifetime: Lifetime::Static,
+            pool: false,
         };
         let b = m.to_attrs();
         // node-id (12) then prefix: header, then 20 01 0d b8 00 0a 00 00 and zeros.
@@ -556,12 +576,41 @@ mod tests {
             node_id: nid("02:01:4a:00:00:00:00:01"),
             prefix: "2001:db8:a::/64".parse().unwrap(),
             lifetime: Lifetime::Static,
+            pool: false,
         };
         let hex: String = m.to_attrs().iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
             hex,
             "0c00010001000000004a01021400040020010db8000a000000000000000000000800060001000000"
         );
+    }
+
+    #[test]
+    fn pool_is_a_flag_beside_static_or_a_lifetime() {
+        let pool_for = |lifetime| MapNew {
+            node_id: nid("02:01:4a:00:00:00:00:01"),
+            prefix: "2001:db8:a::/64".parse().unwrap(),
+            lifetime,
+            pool: true,
+        };
+        let flags = |m: &MapNew| {
+            let b = m.to_attrs();
+            Attrs::new(&b)
+                .map(|a| a.unwrap())
+                .find(|a| a.ty == attr::FLAGS)
+                .map(|a| a.u32().unwrap())
+        };
+        let m = pool_for(Lifetime::Static);
+        assert_eq!(flags(&m), Some(map_flags::STATIC | map_flags::POOL));
+        assert_eq!(MapNew::parse(&m.to_attrs()).unwrap(), m);
+        let m = pool_for(Lifetime::Seconds(NonZeroU32::new(30).unwrap()));
+        assert_eq!(flags(&m), Some(map_flags::POOL));
+        assert_eq!(MapNew::parse(&m.to_attrs()).unwrap(), m);
+        // Without the pool flag a mapping with a lifetime sends no flags,
+        // as before the flag existed.
+        let m = MapNew { pool: false, ..m };
+        assert_eq!(flags(&m), None);
+        assert_eq!(MapNew::parse(&m.to_attrs()).unwrap(), m);
     }
 
     #[test]
@@ -649,10 +698,11 @@ mod tests {
             prefix: "2001:db8:a::/64".parse().unwrap(),
             lifetime: 25,
             is_static: false,
+            pool: true,
         };
         assert_eq!(
             serde_json::to_string(&m).unwrap(),
-            r#"{"node_id":"02:01:4a:00:00:00:00:01","prefix":"2001:db8:a::/64","lifetime":25,"static":false}"#
+            r#"{"node_id":"02:01:4a:00:00:00:00:01","prefix":"2001:db8:a::/64","lifetime":25,"static":false,"pool":true}"#
         );
         let e = Event::Miss {
             node_id: m.node_id,

@@ -101,14 +101,20 @@ pub mod stats {
     pub const CYCLES_PACKETS: u16 = 13;
     /// pad (pad)
     pub const PAD: u16 = 14;
+    /// Flows to pool destinations pinned to a prefix (new flows).
+    pub const FLOWS_PINNED: u16 = 15;
+    /// Live pinned flows that gave way to a new one in a full window.
+    pub const FLOW_EVICTIONS: u16 = 16;
     /// The highest attribute type.
-    pub const MAX: u16 = 14;
+    pub const MAX: u16 = 16;
 }
 
 /// The `map-flags` flags.
 pub mod map_flags {
-    /// static
+    /// The mapping never expires (given to map-new instead of a lifetime).
     pub const STATIC: u32 = 1;
+    /// The Node ID is a load-sharing pool's: each flow keeps the prefix in effect at its first packet; new flows take the current one.
+    pub const POOL: u32 = 2;
 }
 
 /// The `miss-reason` enum.
