@@ -19,9 +19,12 @@ the RTM_NEWADDR as `ip -ts monitor` printed it, and the MN resolver's read
 of lin6.ko's PREFIX event (sent from the same address notifier chain). Then
 the stages in between, each as time since the start (the step from the
 stage before in brackets); a stage a move did not go through prints "-".
+Last, all of it as one line "HANDOVER-JSON {...}": moves (each with its
+handover_ms and stages_ms), median_ms, max_ms.
 """
 
 import datetime
+import json
 import re
 import statistics
 import sys
@@ -97,7 +100,7 @@ def main():
             return None
         return hits[-1] if last else hits[0]
 
-    rows, stage_rows = [], []
+    rows, stage_rows, records = [], [], []
     for i, (old, new, t_up) in enumerate(moves):
         t_up = float(t_up)
         t_next = float(moves[i + 1][2]) if i + 1 < len(moves) else float("inf")
@@ -138,6 +141,14 @@ def main():
             ("first CN packet at the new locator", t_first),
         ]
         stage_rows.append([t for _, t in st])
+        records.append({
+            "from": int(old), "to": int(new), "handover_ms": round(ho, 3),
+            "from_ra_ms": None if ra_ms != ra_ms else round(ra_ms, 3),
+            "address_after_link_up_ms": round((t_addr - t_up) * 1000, 3),
+            # Each stage as ms since the new address, null if not seen.
+            "stages_ms": {name: None if t is None else round((t - t_addr) * 1000, 3)
+                          for name, t in st},
+        })
         prev = t_addr
         print(f"     0.0 ms  new address (RTM_NEWADDR read at {(t_mon - t_addr) * 1000:.1f} ms)")
         for name, t in st:
@@ -177,6 +188,16 @@ def main():
         f"handover over {len(rows)} moves: median {statistics.median(rows):.1f} ms, "
         f"max {max(rows):.1f} ms"
     )
+    # For the benchmark (scripts/bench handover reads this line; the
+    # format is in docs/benchmarks.md).
+    result = {
+        "source": "cp_b_handover_under_load",
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "moves": records,
+        "median_ms": round(statistics.median(rows), 3),
+        "max_ms": round(max(rows), 3),
+    }
+    print("HANDOVER-JSON " + json.dumps(result, separators=(",", ":")))
 
 
 if __name__ == "__main__":

@@ -6,12 +6,13 @@
 Adds to what the guest measured: the host's load (TCG figures drift with
 it), the paper's own figures (section VI) for the plots and the table, and
 lin6's handover times from the control-plane scenario cp_b when
-HANDOVER.json exists. That file is read, never produced, here; it may hold
+HANDOVER.json exists. That file is read, never produced, here (`scripts/bench
+handover` writes it from cp_b's "HANDOVER-JSON" line); it may hold
+  {"moves": [{"handover_ms": ms, ...}, ...]}          (what cp_b writes) or
   {"handover_ms": [per-move ms, ...]}               or
-  {"moves": [{"handover_ms": ms, ...}, ...]}          or
   {"median_ms": ms, "max_ms": ms, "moves": count}
-(and optionally "date", "source"). Without it the handover is reported as
-not measured in this run.
+(and optionally "date", "source", "host"). Without it the handover is
+reported as not measured in this run.
 """
 import datetime
 import json
@@ -44,7 +45,8 @@ def handover(path):
     res = {"measured": True, "file": os.path.abspath(path),
            "file_mtime": datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
            .strftime("%Y-%m-%dT%H:%M:%SZ"),
-           "date": h.get("date"), "source": h.get("source", "cp_b_handover_under_load")}
+           "date": h.get("date"), "source": h.get("source", "cp_b_handover_under_load"),
+           "host": h.get("host")}
     if isinstance(per_move, list) and per_move:
         res.update(per_move_ms=per_move, moves=len(per_move), median_ms=statistics.median(per_move),
                    max_ms=max(per_move))

@@ -124,6 +124,18 @@ pub struct Agent {
     pending: RwLock<HashMap<NodeId, watch::Receiver<()>>>,
     /// `pending.len()`, read without the lock on every query.
     pending_count: AtomicUsize,
+    /// Subscribers' keys as their last registration read them, so that a
+    /// registration goes to the database once, not twice.
+    keys: RwLock<HashMap<NodeId, KnownKey>>,
+    keys_capacity: usize,
+}
+
+/// A subscriber's key, and the stored text it came from (which the
+/// registration statement compares, to know the key is still current).
+#[derive(Clone)]
+struct KnownKey {
+    key: Key,
+    secret_hex: String,
 }
 
 /// Applies the library's replay rules to the state stored in the database.
@@ -154,7 +166,6 @@ impl Agent {
     ) -> Agent {
         Agent {
             store,
-            cache,
             metrics,
             params,
             lookups: Arc::new(Semaphore::new(max_db_lookups)),
@@ -162,6 +173,9 @@ impl Agent {
             log_count: AtomicU64::new(0),
             pending: RwLock::new(HashMap::new()),
             pending_count: AtomicUsize::new(0),
+            keys: RwLock::new(HashMap::new()),
+            keys_capacity: cache.capacity(),
+            cache,
         }
     }
 
@@ -373,6 +387,15 @@ impl Agent {
 
     /// The checks in the order docs/protocol.md gives. Returns the code and
     /// the key to sign the reply with, if the request verified.
+    ///
+    /// The database is visited once on the way to an acceptance: the key
+    /// comes from memory ([`Agent::known_key`]) after the node's first
+    /// registration, and [`Store::register`] checks freshness and writes
+    /// the mapping in one statement. That statement re-checks in the
+    /// database what the memory said (enabled, same key), so a key from
+    /// memory can never accept a request the database would refuse; any
+    /// refusal is worked out again from a fresh read, so it carries the
+    /// right code.
     async fn register_decoded(
         &self,
         now: u64,
@@ -380,36 +403,60 @@ impl Agent {
     ) -> Result<(UpdateCode, Option<Key>), DbError> {
         let msg = req.msg;
         let now32 = now as u32;
-        // A compare-and-set conflict means another request for this node
-        // (possibly at another replica) was accepted between our read and
-        // our write: read again, and the replay check will usually refuse
-        // ours. Bounded, so a storm of concurrent requests cannot spin us.
-        for _ in 0..4 {
-            let epoch = self.cache.epoch();
-            let Some(sub) = self.store.subscriber_auth(msg.node).await? else {
-                return Ok((UpdateCode::UnknownNode, None));
+        // A refused write after a fresh read means another request for this
+        // node (possibly at another replica) got in between: read again, and
+        // the replay check will usually refuse ours. Bounded, so a storm of
+        // concurrent requests cannot spin us.
+        for attempt in 0..4 {
+            let remembered = if attempt == 0 {
+                self.known_key(msg.node)
+            } else {
+                None
             };
-            if !sub.enabled {
-                return Ok((UpdateCode::SubscriberDisabled, None));
-            }
-            let key = match Key::from_hex(sub.key_id, &sub.secret_hex) {
-                Ok(k) => k,
-                Err(e) => {
-                    warn!(node = %msg.node, "subscriber's key in the database is unusable: {e}");
-                    return Ok((UpdateCode::AuthenticationFailed, None));
+            let fresh = remembered.is_none();
+            let (key, secret_hex, last_sequence) = match remembered {
+                Some(k) => (k.key, k.secret_hex, None),
+                None => {
+                    let Some(sub) = self.store.subscriber_auth(msg.node).await? else {
+                        self.forget_key(msg.node);
+                        return Ok((UpdateCode::UnknownNode, None));
+                    };
+                    if !sub.enabled {
+                        self.forget_key(msg.node);
+                        return Ok((UpdateCode::SubscriberDisabled, None));
+                    }
+                    let key = match Key::from_hex(sub.key_id, &sub.secret_hex) {
+                        Ok(k) => k,
+                        Err(e) => {
+                            warn!(node = %msg.node, "subscriber's key in the database is unusable: {e}");
+                            return Ok((UpdateCode::AuthenticationFailed, None));
+                        }
+                    };
+                    self.remember_key(msg.node, &key, &sub.secret_hex);
+                    (key, sub.secret_hex, sub.last_sequence)
                 }
             };
             if req.trailer.key_id != key.id || !req.verify(&key) {
-                return Ok((UpdateCode::AuthenticationFailed, None));
+                if fresh {
+                    return Ok((UpdateCode::AuthenticationFailed, None));
+                }
+                // The key may have been replaced since it was remembered.
+                continue;
             }
+            // With a remembered key the sequence is checked by the
+            // statement alone (the replay state is in the database, where
+            // every replica advances it); after a fresh read, here first.
             if let Err(e) = replay_check(
                 self.params.replay_window_s,
-                sub.last_sequence,
+                last_sequence,
                 msg.sequence,
                 msg.timestamp,
                 now32,
             ) {
-                return Ok((UpdateCode::from(e), Some(key)));
+                if fresh {
+                    return Ok((UpdateCode::from(e), Some(key)));
+                }
+                continue;
             }
             let m = Mapping {
                 prefix: msg.prefix,
@@ -417,12 +464,13 @@ impl Agent {
                 expires_at: now + u64::from(self.params.grant(msg.lifetime)),
                 sequence: msg.sequence,
             };
+            let epoch = self.cache.epoch();
             // Verified and fresh: queries for the node wait for the commit
             // (dropped after the cache is updated, or on failure).
             let _pending = self.pending_guard(msg.node);
             if self
                 .store
-                .commit_registration(msg.node, key.id, sub.last_sequence, &m, now)
+                .register(msg.node, key.id, &secret_hex, &m, now)
                 .await?
             {
                 self.cache.put(msg.node, m, epoch);
@@ -434,6 +482,41 @@ impl Agent {
             "registration of {} kept conflicting with concurrent ones",
             msg.node
         )))
+    }
+
+    /// The key a node's last registration verified with, if remembered.
+    fn known_key(&self, node: NodeId) -> Option<KnownKey> {
+        self.keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&node)
+            .cloned()
+    }
+
+    fn remember_key(&self, node: NodeId, key: &Key, secret_hex: &str) {
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if keys.len() >= self.keys_capacity
+            && !keys.contains_key(&node)
+            && let Some(victim) = keys.keys().next().copied()
+        {
+            // Bounded like the mapping cache; a forgotten key costs its node
+            // one extra database read at its next registration.
+            keys.remove(&victim);
+        }
+        keys.insert(
+            node,
+            KnownKey {
+                key: key.clone(),
+                secret_hex: secret_hex.to_string(),
+            },
+        );
+    }
+
+    fn forget_key(&self, node: NodeId) {
+        self.keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&node);
     }
 
     /// Brings the cache in line with the database for one node after a

@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod bench;
+pub mod bench_register;
 pub mod cache;
 pub mod coherence;
 pub mod config;

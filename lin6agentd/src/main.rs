@@ -53,6 +53,9 @@ enum Cmd {
     },
     /// Measure MA Query answers per second and latency on loopback.
     BenchQuery(BenchArgs),
+    /// Measure the latency of registrations (Mapping Update Request to
+    /// signed reply), one at a time, on loopback.
+    BenchRegister(BenchRegisterArgs),
     /// Install per-level shaping (nftables marks + HTB) for a given set of
     /// users on a device, as the agent does on LSS_MA_ASSIGN, and hold it
     /// until SIGINT/SIGTERM (then remove it). For throughput tests.
@@ -162,6 +165,23 @@ struct BenchArgs {
     json: bool,
 }
 
+#[derive(Debug, clap::Args)]
+struct BenchRegisterArgs {
+    /// Database of the in-process agent (default: a throwaway SQLite
+    /// file). It must hold no subscribers: the benchmark adds its own.
+    #[arg(long)]
+    database: Option<String>,
+    /// Subscribers registered round-robin (02:01:4a:00:00:00:00:01 onwards).
+    #[arg(long, default_value_t = 100)]
+    nodes: u64,
+    /// Timed registrations (after one warm-up round over every node).
+    #[arg(long, default_value_t = 2_000)]
+    registrations: u64,
+    /// Print the report as JSON.
+    #[arg(short = 'j', long)]
+    json: bool,
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -197,6 +217,7 @@ fn main() -> ExitCode {
             rt.block_on(subscriber(&url, op))
         }
         Some(Cmd::BenchQuery(b)) => bench_query(&rt, b),
+        Some(Cmd::BenchRegister(b)) => bench_register(&rt, b),
         Some(Cmd::Shape(a)) => rt.block_on(shape(a)),
         Some(Cmd::Run) | None => rt.block_on(run(&args.config, args.check)),
     };
@@ -419,6 +440,67 @@ fn bench_query(rt: &tokio::runtime::Runtime, b: BenchArgs) -> Res {
     if let Some(p) = db_path {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
+        }
+    }
+    Ok(())
+}
+
+/// The benchmark's subscribers' secret; it only ever guards a throwaway
+/// database.
+const BENCH_SECRET: &str = "00112233445566778899aabbccddeeff";
+
+fn bench_register(rt: &tokio::runtime::Runtime, b: BenchRegisterArgs) -> Res {
+    let nodes = bench_nodes(b.nodes);
+    let scratch = std::env::temp_dir().join(format!(
+        "lin6agentd-bench-register-{}.db",
+        std::process::id()
+    ));
+    let url = b
+        .database
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", scratch.display()));
+    let mut cfg = Config::default();
+    cfg.database.url = url.clone();
+    cfg.registration_listen = "[::1]:0".parse()?;
+    cfg.query_listen = "[::1]:0".parse()?;
+    cfg.cache.preload = false;
+    let now = unix_now();
+    let running = rt.block_on(async {
+        let store = Store::open(&url, 2, Duration::from_secs(5)).await?;
+        for n in &nodes {
+            store
+                .add_subscriber(*n, 1, BENCH_SECRET, ServiceLevel::Normal, now)
+                .await?;
+        }
+        store.close().await;
+        lin6agentd::spawn(cfg)
+            .await
+            .map_err(Box::<dyn std::error::Error>::from)
+    })?;
+    eprintln!(
+        "bench-register: {} registrations over {} nodes at {} ({:?})",
+        b.registrations,
+        nodes.len(),
+        running.registration_addr,
+        running.agent.store().backend()
+    );
+    let report = lin6agentd::bench_register::run(&lin6agentd::bench_register::RegisterParams {
+        target: running.registration_addr,
+        key: Key::from_hex(1, BENCH_SECRET)?,
+        warmup: nodes.len() as u64,
+        nodes,
+        first_sequence: 1,
+        registrations: b.registrations,
+    })?;
+    if b.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    rt.block_on(running.shutdown());
+    if b.database.is_none() {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", scratch.display()));
         }
     }
     Ok(())

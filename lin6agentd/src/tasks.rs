@@ -14,7 +14,7 @@ use crate::mmsg::Batch;
 use crate::network;
 use crate::shaping::{Shaper, ShapingQueue};
 use lin6::http::{Request, Response};
-use lin6::wire::Codec;
+use lin6::wire::{Codec, MaReply};
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -307,35 +307,15 @@ async fn query_worker(sock: Arc<UdpSocket>, agent: Arc<Agent>, mut stop: watch::
                         batch.reply(i, &out);
                     }
                     QueryOutcome::Lookup(q) => {
-                        let Some(from) = batch.source(i) else {
-                            continue;
-                        };
-                        let Some(permit) = agent.lookup_permit() else {
-                            continue;
-                        };
-                        let (agent, sock) = (agent.clone(), sock.clone());
-                        tokio::spawn(async move {
-                            let _permit = permit;
-                            if let Some(r) = agent.answer_from_db(now, q).await {
-                                send(&sock, &r.to_vec(), from, &agent).await;
-                            }
-                        });
+                        answer_in_task(&agent, &sock, batch.source(i), move |agent| async move {
+                            agent.answer_from_db(now, q).await
+                        })
                     }
                     QueryOutcome::Wait(q, pending) => {
-                        let Some(from) = batch.source(i) else {
-                            continue;
-                        };
-                        let Some(permit) = agent.lookup_permit() else {
-                            continue;
-                        };
-                        let (agent, sock) = (agent.clone(), sock.clone());
-                        tokio::spawn(async move {
-                            let _permit = permit;
+                        answer_in_task(&agent, &sock, batch.source(i), move |agent| async move {
                             pending.wait().await;
-                            if let Some(r) = agent.answer_after_wait(unix_now(), q).await {
-                                send(&sock, &r.to_vec(), from, &agent).await;
-                            }
-                        });
+                            agent.answer_after_wait(unix_now(), q).await
+                        })
                     }
                     QueryOutcome::Drop => {}
                 }
@@ -360,6 +340,32 @@ async fn query_worker(sock: Arc<UdpSocket>, agent: Arc<Agent>, mut stop: watch::
             }
         }
     }
+}
+
+/// A query the cache could not answer at once: answered by `answer` in a
+/// task of its own, which holds one of `query.max_db_lookups` permits (no
+/// permit, or no source address to answer: dropped and counted), and the
+/// reply sent to `from`.
+fn answer_in_task<F>(
+    agent: &Arc<Agent>,
+    sock: &Arc<UdpSocket>,
+    from: Option<SocketAddr>,
+    answer: impl FnOnce(Arc<Agent>) -> F,
+) where
+    F: Future<Output = Option<MaReply>> + Send + 'static,
+{
+    let Some(from) = from else { return };
+    let Some(permit) = agent.lookup_permit() else {
+        return;
+    };
+    let reply = answer(agent.clone());
+    let (agent, sock) = (agent.clone(), sock.clone());
+    tokio::spawn(async move {
+        let _permit = permit;
+        if let Some(r) = reply.await {
+            send(&sock, &r.to_vec(), from, &agent).await;
+        }
+    });
 }
 
 async fn send(sock: &UdpSocket, bytes: &[u8], to: SocketAddr, agent: &Agent) {

@@ -225,6 +225,16 @@ async fn pg_replica_answers_registration_made_at_the_other_at_once_and_follows_c
     b.shutdown().await;
 }
 
+#[tokio::test]
+async fn pg_register_statement_checks_freshness_and_key() {
+    let Some(admin) = pg_admin_url() else { return };
+    let url = fresh_database(&admin, "statement").await;
+    let store = open(&url).await;
+    add(&store, node(1), 1).await;
+    register_statement_checks_freshness_and_key(&store, node(1)).await;
+    store.close().await;
+}
+
 /// How long the test's nodes wait for an MA before going on at the next.
 /// Generous, so that a slow CI machine does not fail over while both MAs
 /// are alive (a query could then reach a replica a few milliseconds before

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use lin6::auth::Key;
+use lin6::ls::ServiceLevel;
 use lin6::wire::{QueryAnswer, UpdateCode};
 use lin6agentd::QueryOutcome;
 use lin6agentd::metrics::{Metrics, Reject};
@@ -388,4 +389,51 @@ async fn query_during_a_registration_waits_for_its_commit() {
         a.answer_from_cache(NOW, &query(node(1), 2)),
         QueryOutcome::Reply(_)
     ));
+}
+
+#[tokio::test]
+async fn sqlite_register_statement_checks_freshness_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&sqlite_url(&dir)).await;
+    add(&store, node(1), 1).await;
+    register_statement_checks_freshness_and_key(&store, node(1)).await;
+}
+
+/// The agent remembers a node's key after its first registration; a key
+/// replaced since (`subscriber del`, then `add` with the same key ID) must
+/// win over the remembered one, both ways.
+#[tokio::test]
+async fn replaced_key_is_refused_although_the_agent_remembered_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent(&sqlite_url(&dir)).await;
+    add(a.store(), node(1), 1).await;
+    let r = a
+        .register(NOW, &request(node(1), &key(1), 10, prefix(1), TS, 300))
+        .await
+        .unwrap();
+    assert_eq!(reply_code(&r, &key(1)).0, UpdateCode::Ok);
+    a.store().delete_subscriber(node(1)).await.unwrap();
+    a.store()
+        .add_subscriber(node(1), 1, OTHER_SECRET, ServiceLevel::Normal, 0)
+        .await
+        .unwrap();
+    let old = a
+        .register(NOW, &request(node(1), &key(1), 11, prefix(2), TS, 300))
+        .await
+        .unwrap();
+    assert_eq!(
+        reply_code(&old, &key(1)),
+        (UpdateCode::AuthenticationFailed, false)
+    );
+    assert!(a.store().mapping(node(1)).await.unwrap().is_none());
+    let new_key = Key::from_hex(1, OTHER_SECRET).unwrap();
+    let new = a
+        .register(NOW, &request(node(1), &new_key, 12, prefix(3), TS, 300))
+        .await
+        .unwrap();
+    assert_eq!(reply_code(&new, &new_key), (UpdateCode::Ok, true));
+    assert_eq!(
+        a.store().mapping(node(1)).await.unwrap().map(|m| m.prefix),
+        Some(prefix(3))
+    );
 }

@@ -14,11 +14,11 @@
 //! trigger and SQLite a change-log trigger) and the change feed (`coherence`).
 //!
 //! Registrations must be atomic across replicas: two agents sharing one
-//! PostgreSQL database may receive the same (replayed) request at once. The
-//! replay state is therefore advanced with a compare-and-set (`UPDATE ..
-//! WHERE last_sequence = <what we checked against>`) in the same transaction
-//! as the mapping, which both dialects execute atomically without
-//! dialect-specific locking (`SELECT .. FOR UPDATE` does not exist in SQLite).
+//! PostgreSQL database may receive the same (replayed) request at once. A
+//! registration is therefore one conditional upsert ([`Store::register`]):
+//! the freshness check and the write in a single statement, which both
+//! dialects execute atomically without dialect-specific locking (`SELECT ..
+//! FOR UPDATE` does not exist in SQLite), and which costs one round trip.
 
 use lin6::addr::{NodeId, Prefix64};
 use lin6::ls::ServiceLevel;
@@ -251,6 +251,12 @@ impl Store {
             // One connection kept open, so that a query miss after a quiet
             // spell does not pay for a connection set-up.
             .min_connections(1)
+            // No ping before each use: it is one more round trip (or
+            // SQLite worker hand-off) in front of every registration. sqlx
+            // pings a connection when it is given back instead, and drops
+            // it if broken; one that broke while idle fails its next
+            // statement, which the node's retry covers.
+            .test_before_acquire(false)
             .acquire_timeout(connect_timeout)
             .connect(&conn_url)
             .await
@@ -500,42 +506,44 @@ impl Store {
         }))
     }
 
-    /// Records `m` as the node's mapping and `m.sequence` as its last
-    /// accepted sequence, provided the replay state is still `seen_last`
-    /// (what the caller checked the request against) and the subscriber is
-    /// still enabled with that key. `false`: someone else changed the state
-    /// first; re-read and check again.
-    pub async fn commit_registration(
+    /// Records `m` as the node's mapping, in one statement, if and only if
+    /// the node is an enabled subscriber whose key is still (`key_id`,
+    /// `secret_hex`) (the key the caller verified the request with) and
+    /// `m.sequence` is newer (RFC 1982) than its last accepted sequence.
+    /// The subscriber's replay state advances with it (a trigger of the
+    /// same statement). `false`: one of those did not hold; the caller reads
+    /// the subscriber back to say which.
+    ///
+    /// One statement rather than read-check-write in a transaction: it is
+    /// the whole database cost of a registration (one round trip to the
+    /// server, or one hand-off to SQLite's worker thread, where a
+    /// transaction took five), and it is atomic on both backends without
+    /// locking: SQLite runs it under its one write lock; PostgreSQL
+    /// re-checks the conflict arm's condition on the newest row version, so
+    /// of two replicas committing the same sequence at once, one wins.
+    pub async fn register(
         &self,
         node: NodeId,
         key_id: u32,
-        seen_last: Option<u32>,
+        secret_hex: &str,
         m: &Mapping,
         now: u64,
     ) -> Result<bool, DbError> {
-        let mut tx = self.begin_write().await?;
-        // -1 stands for "never registered": sequences are 0..2^32-1.
-        let r = sqlx::query(
-            "UPDATE subscribers SET last_sequence = $1 \
-             WHERE node_id = $2 AND enabled = 1 AND key_id = $3 \
-               AND COALESCE(last_sequence, -1) = $4",
-        )
-        .bind(i64::from(m.sequence))
-        .bind(node_text(node))
-        .bind(i64::from(key_id))
-        .bind(seen_last.map_or(-1, i64::from))
-        .execute(&mut *tx)
-        .await?;
-        if r.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        sqlx::query(
+        // (new - old) mod 2^32 in 1..2^31-1, as lin6::auth::serial_newer; %
+        // keeps the dividend's sign in both dialects, hence the second turn.
+        let row = sqlx::query(
             "INSERT INTO mappings (node_id, prefix, req_timestamp, expires_at, sequence, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
+             SELECT node_id, $2, $3, $4, $5, $6 FROM subscribers \
+             WHERE node_id = $1 AND enabled = 1 AND key_id = $7 AND secret = $8 \
+               AND (last_sequence IS NULL OR \
+                    ((($5 - last_sequence) % 4294967296) + 4294967296) % 4294967296 \
+                      BETWEEN 1 AND 2147483647) \
              ON CONFLICT (node_id) DO UPDATE SET prefix = excluded.prefix, \
                req_timestamp = excluded.req_timestamp, expires_at = excluded.expires_at, \
-               sequence = excluded.sequence, updated_at = excluded.updated_at",
+               sequence = excluded.sequence, updated_at = excluded.updated_at \
+             WHERE (((excluded.sequence - mappings.sequence) % 4294967296) + 4294967296) \
+                     % 4294967296 BETWEEN 1 AND 2147483647 \
+             RETURNING sequence",
         )
         .bind(node_text(node))
         .bind(m.prefix.to_string())
@@ -543,10 +551,11 @@ impl Store {
         .bind(m.expires_at as i64)
         .bind(i64::from(m.sequence))
         .bind(now as i64)
-        .execute(&mut *tx)
+        .bind(i64::from(key_id))
+        .bind(secret_hex.to_string())
+        .fetch_optional(&self.pool)
         .await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(row.is_some())
     }
 
     /// The node's mapping row, live or expired.

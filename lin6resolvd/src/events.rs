@@ -122,6 +122,9 @@ pub struct Ctx {
     pub stats: Stats,
     /// The MA our last registration went to.
     pub current_ma: Mutex<Option<Server>>,
+    /// The locator of the newest PREFIX event, until the registration task
+    /// takes it ([`Ctx::take_moved_to`]).
+    moved_to: Mutex<Option<Ipv6Addr>>,
     inflight: Mutex<HashMap<NodeId, Inflight>>,
     permits: Arc<Semaphore>,
     last_refresh: Mutex<HashMap<NodeId, Instant>>,
@@ -167,6 +170,7 @@ impl Ctx {
             correspondents: Mutex::new(Correspondents::new(cfg.correspondents.capacity)),
             stats: Stats::default(),
             current_ma: Mutex::new(None),
+            moved_to: Mutex::new(None),
             inflight: Mutex::new(HashMap::new()),
             permits: Arc::new(Semaphore::new(cfg.events.max_resolving)),
             last_refresh: Mutex::new(HashMap::new()),
@@ -418,12 +422,19 @@ impl Ctx {
                 ..
             } => {
                 info!(locator = %l, "we moved");
+                // The event names the new locator, so the registration
+                // need not ask the kernel for it (a netlink round trip on
+                // the handover's path). Set before the wake-up, so the task
+                // woken finds it; a newer move overwrites it.
+                *lock(&self.moved_to) = Some(l);
                 // Capacity 1: moves that arrive during a registration fold
-                // into the next one, which reads the kernel's locator anew.
+                // into the next one.
                 let _ = moved.try_send(());
             }
             Event::Prefix { old_locator, .. } => {
                 info!(?old_locator, "locator gone; waiting for a new one");
+                // A move not yet registered is void: its locator is gone.
+                lock(&self.moved_to).take();
             }
         }
     }
@@ -471,6 +482,13 @@ impl Ctx {
         info!(%peer, %from, "Mapping Refresh: asking the peer's MA");
         bump(&self.stats.requeries);
         self.spawn_resolve(peer, Why::Refresh);
+    }
+
+    /// The locator the newest PREFIX event named, once: after it is taken,
+    /// the registration task asks the kernel (a wake-up for another reason,
+    /// or a second one for the same move).
+    pub fn take_moved_to(&self) -> Option<Ipv6Addr> {
+        lock(&self.moved_to).take()
     }
 
     /// Tells every recent correspondent that we moved. A pool is told at

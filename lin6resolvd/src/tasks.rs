@@ -371,12 +371,16 @@ async fn registration_loop(
         {
             warn!("after the move: {e}");
         }
-        let locator = match ctx.kernel.call(|k| k.node_get()).await {
-            Ok(n) => n.locator,
-            Err(e) => {
-                warn!("reading our locator: {e}");
-                None
-            }
+        let from_event = if was_move { ctx.take_moved_to() } else { None };
+        let locator = match from_event {
+            Some(l) => Some(l),
+            None => match ctx.kernel.call(|k| k.node_get()).await {
+                Ok(n) => n.locator,
+                Err(e) => {
+                    warn!("reading our locator: {e}");
+                    None
+                }
+            },
         };
         let Some(locator) = locator else {
             // Nothing to register until an address with our Node ID

@@ -417,6 +417,35 @@ async fn prefix_event_reregisters_and_refreshes_correspondents() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_registers_the_locator_its_prefix_event_names_without_asking_the_kernel() {
+    let mn1 = node(1);
+    let ma = Agent::start(&[mn1]).await;
+    let dns = Knot::start(&deployment(&[("mn1", mn1, vec![ma.server()])])).await;
+    let (_k, kernel) = kernel_at(mn1, prefix("2001:db8:a::/64"));
+    let r = lin6resolvd::start(cfg_plain(mn1, dns.addr), kernel)
+        .await
+        .unwrap();
+    wait_until(10, "registered", async || {
+        prefix_of(ma.mapping(mn1).await) == Some(prefix("2001:db8:a::/64"))
+    })
+    .await;
+    // The kernel stand-in still reports the old locator: only the event
+    // names the new one, and that is what must reach the MA.
+    r.events
+        .send(Event::Prefix {
+            old_locator: Some(prefix("2001:db8:a::/64").with_node(mn1)),
+            new_locator: Some(prefix("2001:db8:c::/64").with_node(mn1)),
+            ifindex: Some(2),
+        })
+        .await
+        .unwrap();
+    wait_until(10, "the MA has the event's locator", async || {
+        prefix_of(ma.mapping(mn1).await) == Some(prefix("2001:db8:c::/64"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_is_refreshed_before_its_lifetime_runs_out() {
     let mn1 = node(1);
     let ma = Agent::start(&[mn1]).await;

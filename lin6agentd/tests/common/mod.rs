@@ -102,3 +102,54 @@ pub fn query(n: NodeId, sequence: u32) -> Vec<u8> {
 pub fn answer(bytes: &[u8]) -> MaReply {
     MaReply::decode(bytes).unwrap()
 }
+
+/// What [`Store::register`]'s one statement must accept and refuse, on
+/// either backend: the sequence is compared in the database's own
+/// arithmetic (RFC 1982, 32 bits), the subscriber must be enabled, and the
+/// key must be the one given. `n` must be a fresh subscriber with `SECRET`.
+pub async fn register_statement_checks_freshness_and_key(store: &Store, n: NodeId) {
+    let m = |sequence: u32, p: u64| lin6agentd::cache::Mapping {
+        prefix: prefix(p),
+        timestamp: 1,
+        expires_at: 4_000_000_000,
+        sequence,
+    };
+    let reg = |s: u32, p: u64, secret: &'static str| async move {
+        store.register(n, 1, secret, &m(s, p), 0).await.unwrap()
+    };
+    assert!(
+        reg(u32::MAX, 1, SECRET).await,
+        "first registration: any sequence"
+    );
+    assert!(!reg(u32::MAX, 2, SECRET).await, "same sequence again");
+    assert!(reg(0, 3, SECRET).await, "0 follows 2^32-1");
+    assert!(!reg(u32::MAX, 4, SECRET).await, "2^32-1 is older than 0");
+    assert!(
+        !reg(0x8000_0000, 5, SECRET).await,
+        "2^31 ahead is undefined in RFC 1982, refused"
+    );
+    assert!(reg(0x7fff_ffff, 6, SECRET).await, "2^31-1 ahead is newer");
+    assert!(
+        !reg(0x8000_0000, 7, OTHER_SECRET).await,
+        "not the stored key"
+    );
+    let stored = store.mapping(n).await.unwrap().unwrap();
+    assert_eq!((stored.sequence, stored.prefix), (0x7fff_ffff, prefix(6)));
+    let auth = store.subscriber_auth(n).await.unwrap().unwrap();
+    assert_eq!(
+        auth.last_sequence,
+        Some(0x7fff_ffff),
+        "replay state advanced"
+    );
+    // Expired and collected: the replay state outlives the mapping row.
+    store.collect_expired(u64::from(u32::MAX)).await.unwrap();
+    assert!(store.mapping(n).await.unwrap().is_none());
+    assert!(
+        !reg(0x7fff_ffff, 8, SECRET).await,
+        "replay after collection"
+    );
+    assert!(reg(0x8000_0000, 9, SECRET).await);
+    store.set_enabled(n, false).await.unwrap();
+    assert!(!reg(0x8000_0001, 10, SECRET).await, "disabled");
+    assert!(store.mapping(n).await.unwrap().is_none());
+}
