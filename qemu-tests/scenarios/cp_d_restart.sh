@@ -45,10 +45,14 @@ check "cn maps mn again" test "$(cp_map cn "$MN_ID" | cut -d' ' -f1)" = 2001:db8
 cp_kill resolvd-mn KILL
 accepted=$(cp_agent_metric ma1 lin6agentd_registrations_accepted_total)
 cp_resolvd_run mn
+# Accepted, so its sequence numbers are newer than the killed one's: a
+# restart that reused old ones would be refused as replays, every time.
+# (One refusal may still show: in a loaded guest the resolver's first
+# request can outlive its retransmission timer, and when the newer
+# retransmission commits first the older is a replay, rightly refused.)
 check "the restarted resolver registered (ma1 accepted one more)" \
   test "$(cp_agent_metric ma1 lin6agentd_registrations_accepted_total)" -gt "$accepted"
-check "and was not refused as a replay" \
-  test "$(cp_agent_metric ma1 lin6agentd_registrations_rejected_total 'reason="replayed_sequence"')" = 0
+check "and ma1 holds mn's mapping from it" test "$(cp_agent_maps ma1 ma1 "$MN_ID")" = 2001:db8:a::/64
 check "mn's LIN6 address is still on linsix0" bash -c \
   "ip netns exec mn ip -6 addr show dev linsix0 | grep -q '$MN_LIN6/64'"
 in_ns cn lin6ctl map del "$MN_ID"
