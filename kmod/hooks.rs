@@ -127,50 +127,56 @@ fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict
         return (Verdict::Accept, false);
     };
     let table = ns.table.get(&guard);
-    let (src, dst) = match xlat::output(node, ns.locator(), table, now_secs(), &saddr, &daddr) {
-        Out::Pass => return (Verdict::Accept, false),
-        Out::NoLocator => {
-            ns.stats.inc(Counter::DropNoLocator);
-            return (Verdict::Drop, false);
-        }
-        Out::Translate {
-            src,
-            dst,
-            pool: false,
-        } => (src, dst),
-        Out::Translate {
-            src,
-            dst,
-            pool: true,
-        } => {
-            let peer = NodeId::of(&dst);
-            let packet = flows::classify(&skb, me, peer, icmp6_error_at(&skb, nexthdr));
-            match ns.pinned_prefix(&packet, Some(Prefix::of(&dst))) {
-                Some(p) => (src, p.join(peer)),
-                None => (src, dst),
+    // `route`: the mapping's cached route, when the packet goes where the
+    // mapping says (a pool's flow pinned elsewhere is routed afresh).
+    let (src, dst, route) =
+        match xlat::output(node, ns.locator(), table, now_secs(), &saddr, &daddr) {
+            Out::Pass => return (Verdict::Accept, false),
+            Out::NoLocator => {
+                ns.stats.inc(Counter::DropNoLocator);
+                return (Verdict::Drop, false);
             }
-        }
-        Out::Miss { src, peer } => {
-            // A pool's mapping may expire or go while its flows run: a
-            // pinned flow goes on to its prefix; anything else waits.
-            let packet = flows::classify(&skb, me, peer, icmp6_error_at(&skb, nexthdr));
-            if let Some(p) = ns.pinned_prefix(&packet, None) {
-                (src, p.join(peer))
-            } else {
-                ns.stats.inc(Counter::Misses);
-                return match skb.steal() {
-                    Ok((skb, verdict)) => {
-                        ns.queue_packet(net, peer, &daddr, skb);
-                        (verdict, false)
-                    }
-                    Err(verdict) => {
-                        ns.stats.inc(Counter::DropNoMapping);
-                        (verdict, false)
-                    }
-                };
+            Out::Translate {
+                src,
+                dst,
+                route,
+                pool: false,
+            } => (src, dst, Some(route)),
+            Out::Translate {
+                src,
+                dst,
+                route,
+                pool: true,
+            } => {
+                let peer = NodeId::of(&dst);
+                let packet = flows::classify(&skb, me, peer, icmp6_error_at(&skb, nexthdr));
+                let mapped = Prefix::of(&dst);
+                match ns.pinned_prefix(&packet, Some(mapped)) {
+                    Some(p) => (src, p.join(peer), (p == mapped).then_some(route)),
+                    None => (src, dst, Some(route)),
+                }
             }
-        }
-    };
+            Out::Miss { src, peer } => {
+                // A pool's mapping may expire or go while its flows run: a
+                // pinned flow goes on to its prefix; anything else waits.
+                let packet = flows::classify(&skb, me, peer, icmp6_error_at(&skb, nexthdr));
+                if let Some(p) = ns.pinned_prefix(&packet, None) {
+                    (src, p.join(peer), None)
+                } else {
+                    ns.stats.inc(Counter::Misses);
+                    return match skb.steal() {
+                        Ok((skb, verdict)) => {
+                            ns.queue_packet(net, peer, &daddr, skb);
+                            (verdict, false)
+                        }
+                        Err(verdict) => {
+                            ns.stats.inc(Counter::DropNoMapping);
+                            (verdict, false)
+                        }
+                    };
+                }
+            }
+        };
     if let Some(at) = icmp6_error_at(&skb, nexthdr) {
         let peer = NodeId::of(&dst);
         let rule = |s: &In6, d: &In6| {
@@ -189,8 +195,12 @@ fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict
     }
     // The route was chosen for the LIN6 destination: find the one to the
     // locator.
-    if skb.reroute(state).is_err() {
-        ns.stats.inc(Counter::DropMalformed);
+    let rerouted = match route {
+        Some(r) => skb.reroute_cached(state, r.dst_cache()),
+        None => skb.reroute(state),
+    };
+    if rerouted.is_err() {
+        ns.stats.inc(Counter::DropNoRoute);
         return (Verdict::Drop, false);
     }
     ns.stats.inc(Counter::TranslatedOut);

@@ -198,7 +198,7 @@ fn map_get(info: &mut Info<'_>, ns: &Lin6Net) -> Result {
     let now = now_secs();
     let found = {
         let guard = rcu::read_lock();
-        ns.table.get(&guard).lookup(id, now).copied()
+        ns.table.get(&guard).lookup(id, now).cloned()
     };
     let Some(m) = found else {
         return Err(table_error(info, TableError::NoSuchEntry));

@@ -203,12 +203,6 @@ impl Lin6Net {
         pool: bool,
     ) -> Result<(), TableError> {
         let now = now_secs();
-        let m = Mapping {
-            node,
-            prefix,
-            expires: (lifetime > 0).then(|| now + i64::from(lifetime)),
-            pool,
-        };
         let was_pool = {
             let _w = self.writer.lock();
             if pool {
@@ -220,6 +214,13 @@ impl Lin6Net {
             // SAFETY: we hold the writers' lock.
             let table = unsafe { self.table.get_locked() };
             let was_pool = table.was_pool(node);
+            let m = Mapping {
+                node,
+                prefix,
+                expires: (lifetime > 0).then(|| now + i64::from(lifetime)),
+                pool,
+                route: table.route_for(node, prefix)?,
+            };
             let next = table.with(m, self.capacity, now)?;
             // SAFETY: we hold the writers' lock.
             unsafe { self.table.replace(next, GFP_KERNEL) }.map_err(|_| TableError::NoMemory)?;

@@ -25,9 +25,10 @@ pub(crate) enum Counter {
     CyclesPackets,
     FlowsPinned,
     FlowEvictions,
+    DropNoRoute,
 }
 
-const N: usize = Counter::FlowEvictions as usize + 1;
+const N: usize = Counter::DropNoRoute as usize + 1;
 
 /// Each counter with its attribute in the netlink `stats` set (which
 /// numbers them past its `pad`, so the numbers are not the positions).
@@ -47,6 +48,7 @@ pub(crate) const ALL: [(Counter, u16); N] = [
     (Counter::CyclesPackets, stats::CYCLES_PACKETS),
     (Counter::FlowsPinned, stats::FLOWS_PINNED),
     (Counter::FlowEvictions, stats::FLOW_EVICTIONS),
+    (Counter::DropNoRoute, stats::DROP_NO_ROUTE),
 ];
 
 /// The counters of one namespace.

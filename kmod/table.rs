@@ -9,10 +9,47 @@
 
 use crate::addr::{NodeId, Prefix};
 use crate::uapi::map_flags;
+use core::fmt;
+use kernel::net::dst_cache::DstCache;
 use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// The route to one mapping's locator, kept per CPU for the re-route after
+/// the output rewrite (hooks.rs), so that a packet to a mapped peer costs
+/// no FIB lookup. Shared by every snapshot holding the mapping; a new
+/// prefix gets a new one.
+#[derive(Clone)]
+pub(crate) struct RouteCache(Arc<DstCache>);
+
+impl RouteCache {
+    fn new() -> Result<Self, TableError> {
+        let cache = DstCache::new(GFP_KERNEL).map_err(|_| TableError::NoMemory)?;
+        Arc::new(cache, GFP_KERNEL)
+            .map(RouteCache)
+            .map_err(|_| TableError::NoMemory)
+    }
+
+    pub(crate) fn dst_cache(&self) -> &DstCache {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RouteCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RouteCache")
+    }
+}
+
+impl PartialEq for RouteCache {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for RouteCache {}
 
 /// One mapping.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Mapping {
     pub(crate) node: NodeId,
     pub(crate) prefix: Prefix,
@@ -21,6 +58,7 @@ pub(crate) struct Mapping {
     /// A load-sharing pool's Node ID: flows keep their first prefix
     /// (flows.rs).
     pub(crate) pool: bool,
+    pub(crate) route: RouteCache,
 }
 
 impl Mapping {
@@ -71,6 +109,16 @@ impl Snapshot {
     pub(crate) fn lookup(&self, node: NodeId, now: i64) -> Option<&Mapping> {
         let i = self.entries.binary_search_by(|m| m.node.cmp(&node)).ok()?;
         self.entries.get(i).filter(|m| m.live(now))
+    }
+
+    /// The route cache for a mapping of `node` to `prefix`: the current
+    /// one's if it maps there already (a refresh keeps its routes), a new
+    /// one otherwise.
+    pub(crate) fn route_for(&self, node: NodeId, prefix: Prefix) -> Result<RouteCache, TableError> {
+        match self.entries.binary_search_by(|m| m.node.cmp(&node)) {
+            Ok(i) if self.entries[i].prefix == prefix => Ok(self.entries[i].route.clone()),
+            _ => RouteCache::new(),
+        }
     }
 
     /// Whether `node`'s mapping, live or expired, is a pool's.
@@ -130,7 +178,7 @@ impl Snapshot {
             .filter(|e| e.node != node && e.live(now))
         {
             entries
-                .push(*e, GFP_KERNEL)
+                .push(e.clone(), GFP_KERNEL)
                 .map_err(|_| TableError::NoMemory)?;
         }
         Ok(Snapshot { entries })
@@ -140,7 +188,8 @@ impl Snapshot {
         let mut v = KVec::with_capacity(self.entries.len() + extra, GFP_KERNEL)
             .map_err(|_| TableError::NoMemory)?;
         for e in self.entries.iter().filter(|e| e.live(now)) {
-            v.push(*e, GFP_KERNEL).map_err(|_| TableError::NoMemory)?;
+            v.push(e.clone(), GFP_KERNEL)
+                .map_err(|_| TableError::NoMemory)?;
         }
         Ok(v)
     }

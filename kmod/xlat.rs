@@ -38,18 +38,24 @@
 
 use crate::addr::{In6, NodeId, Prefix};
 use crate::node::Node;
-use crate::table::Snapshot;
+use crate::table::{RouteCache, Snapshot};
 use crate::uapi::miss_reason;
 
 /// The verdict on an outgoing packet.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Out {
+pub(crate) enum Out<'a> {
     /// Not LIN6 traffic.
     Pass,
-    /// Rewrite the source and the destination; `pool`: the destination
-    /// is a load-sharing pool's, whose flows keep their first prefix
-    /// (flows.rs), so `dst` holds only for a new flow.
-    Translate { src: In6, dst: In6, pool: bool },
+    /// Rewrite the source and the destination; `route`: the mapping's
+    /// cached route to `dst`; `pool`: the destination is a load-sharing
+    /// pool's, whose flows keep their first prefix (flows.rs), so `dst`
+    /// holds only for a new flow.
+    Translate {
+        src: In6,
+        dst: In6,
+        route: &'a RouteCache,
+        pool: bool,
+    },
     /// A mobile destination with no mapping: wait for one (unless the
     /// packet's flow is pinned); `src` is our locator.
     Miss { src: In6, peer: NodeId },
@@ -71,14 +77,14 @@ pub(crate) enum In {
     },
 }
 
-pub(crate) fn output(
+pub(crate) fn output<'a>(
     node: &Node,
     here: Option<Prefix>,
-    table: &Snapshot,
+    table: &'a Snapshot,
     now: i64,
     src: &In6,
     dst: &In6,
-) -> Out {
+) -> Out<'a> {
     // Traffic to ourselves stays on the loopback, untranslated; a plain or
     // stationary destination is not LIN6 traffic.
     if !node.is_own_lin6(src) || node.is_own_lin6(dst) || !node.is_mobile_lin6(dst) {
@@ -93,6 +99,7 @@ pub(crate) fn output(
         Some(m) => Out::Translate {
             src: new_src,
             dst: m.prefix.join(peer),
+            route: &m.route,
             pool: m.pool,
         },
         None => Out::Miss { src: new_src, peer },

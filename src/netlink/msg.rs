@@ -300,6 +300,7 @@ stats_struct! {
     cycles_packets = CYCLES_PACKETS, "cycles-packets";
     flows_pinned = FLOWS_PINNED, "flows-pinned";
     flow_evictions = FLOW_EVICTIONS, "flow-evictions";
+    drop_no_route = DROP_NO_ROUTE, "drop-no-route";
 }
 
 impl Stats {

@@ -105,8 +105,10 @@ pub mod stats {
     pub const FLOWS_PINNED: u16 = 15;
     /// Live pinned flows that gave way to a new one in a full window.
     pub const FLOW_EVICTIONS: u16 = 16;
+    /// Translated packets with no route to their new destination.
+    pub const DROP_NO_ROUTE: u16 = 17;
     /// The highest attribute type.
-    pub const MAX: u16 = 16;
+    pub const MAX: u16 = 17;
 }
 
 /// The `map-flags` flags.

@@ -10,6 +10,7 @@ use crate::{
     bindings,
     error::to_result,
     net::{
+        dst_cache::DstCache,
         netns::Net,
         skbuff::{OwnedSkb, SkBuff},
     },
@@ -106,6 +107,24 @@ impl HookSkb<'_> {
         // hook call.
         to_result(unsafe {
             bindings::ip6_route_me_harder(state.0.net, state.0.sk, self.0.as_ptr())
+        })
+    }
+
+    /// [`reroute`](Self::reroute) for a packet whose new destination always
+    /// goes with `cache` (one cache per destination address): the route
+    /// found for its source address is reused until the FIB changes. A
+    /// packet whose route could depend on more than its addresses (a mark,
+    /// a bound socket, policy rules, IPsec) gets the full lookup.
+    pub fn reroute_cached(&mut self, state: &HookState<'_>, cache: &DstCache) -> Result {
+        // SAFETY: as in `reroute`; `cache` is initialised and lives across
+        // the call, and the C side uses its per-CPU slot with softirqs off.
+        to_result(unsafe {
+            bindings::ip6_route_me_harder_cached(
+                state.0.net,
+                state.0.sk,
+                self.0.as_ptr(),
+                cache.as_ptr(),
+            )
         })
     }
 
