@@ -237,21 +237,9 @@ def main():
         if "reply" in d:
             print(f"  {NAMES[c]:12} reply:   {' > '.join(d['reply']['headers'])}")
     print(f"\nfile transfer, {meta['file_bytes']} bytes over TCP, seconds (median; throughput ratio to plain):")
-    print(hdr)
-    for mtu, m in out["file"].items():
-        row = f"{'  MTU ' + mtu:30}"
-        for c in contenders:
-            s = m.get(c)
-            row += f"{'-' if not s else '%.2f (%.2f)' % (s['median'], s['throughput_ratio_to_plain']):>14}"
-        print(row)
+    print_table(hdr, contenders, out["file"], "  MTU {}", "%.2f", "throughput_ratio_to_plain")
     print("\nUDP packets/s received (median; ratio to plain):")
-    print(hdr)
-    for size, m in out["udp"].items():
-        row = f"{'  ' + size + '-byte payload':30}"
-        for c in contenders:
-            s = m.get(c)
-            row += f"{'-' if not s else '%.0f (%.2f)' % (s['median'], s['ratio_to_plain']):>14}"
-        print(row)
+    print_table(hdr, contenders, out["udp"], "  {}-byte payload", "%.0f", "ratio_to_plain")
     print("\nLIN6 cycles per translated packet (paper, Athlon 1 GHz: ICMP 23163, TCP 18774):")
     for k, v in out["cycles"].items():
         print(f"  {k:8} {v['per_packet']:.0f} over {v['packets']} packets")
@@ -259,6 +247,19 @@ def main():
         verdict = "n/a" if g["met"] is None else ("met" if g["met"] else "NOT met")
         print(f"goal {k}: {verdict}")
     print("BENCH-JSON " + json.dumps(out, separators=(",", ":")))
+
+
+def print_table(hdr, contenders, table, label, fmt, ratio_key):
+    """One row per key of `table` (an MTU, a payload size), one column per
+    contender: its median in `fmt` and its ratio to plain."""
+    print(hdr)
+    for key, m in table.items():
+        row = f"{label.format(key):30}"
+        for c in contenders:
+            s = m.get(c)
+            cell = "-" if not s else f"{fmt % s['median']} ({s[ratio_key]:.2f})"
+            row += f"{cell:>14}"
+        print(row)
 
 
 if __name__ == "__main__":
