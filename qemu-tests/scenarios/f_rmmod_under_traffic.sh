@@ -6,8 +6,9 @@ in_ns mn1 ping -6 -i 0.01 -W 1 -q "$MN2_LIN6" > /dev/null 2>&1 &
 pinger=$!
 in_ns mn2 timeout 60 socat -u TCP6-LISTEN:5004,bind=[$MN2_LIN6],reuseaddr OPEN:/dev/null &
 in_ns mn1 timeout 60 socat -u OPEN:/dev/zero TCP6:[$MN2_LIN6]:5004 > /dev/null 2>&1 &
-sleep 2
-check "traffic is being translated" test "$(lin6_stat mn1 translated_out)" -gt 50
+# Waited for, not slept on: a KASAN guest takes seconds to get going.
+translating() { test "$(lin6_stat mn1 translated_out)" -gt 50; }
+check "traffic is being translated" wait_for 30 translating
 for round in 1 2 3; do
   check "rmmod under traffic (round $round)" rmmod lin6
   sleep 0.5
