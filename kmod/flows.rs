@@ -24,25 +24,12 @@
 use crate::addr::{NodeId, Prefix};
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::alloc::AllocError;
-use kernel::net::skbuff::SkBuff;
+use kernel::net::skbuff::{icmp6, proto, SkBuff, ICMP6_HDR_LEN, IPV6_HDR_LEN};
 use kernel::prelude::*;
 use kernel::sync::{new_spinlock_bh, SpinLockBh};
 
 /// Slots a flow may occupy, from the one its hash names.
 const WINDOW: usize = 8;
-
-const NEXTHDR_TCP: u8 = 6;
-const NEXTHDR_UDP: u8 = 17;
-const NEXTHDR_DCCP: u8 = 33;
-const NEXTHDR_ICMP: u8 = 58;
-const NEXTHDR_SCTP: u8 = 132;
-const NEXTHDR_UDPLITE: u8 = 136;
-const ICMP6_ECHO_REQUEST: u8 = 128;
-const ICMP6_ECHO_REPLY: u8 = 129;
-/// An ICMPv6 error's quote starts after its 8-byte header; the quoted
-/// packet's transport header after the quote's 40-byte IPv6 header.
-const ICMP6_QUOTE_AT: usize = 8;
-const IPV6_HDR_LEN: usize = 40;
 
 /// What identifies a flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,11 +82,11 @@ pub(crate) fn classify(
     };
     if let Some(at) = icmp_error_at {
         // The quote was sent by the peer: its ports are the flow's, swapped.
-        let quote = at + ICMP6_QUOTE_AT;
+        let quote = at + ICMP6_HDR_LEN;
         let mut nexthdr = [0u8; 1];
         let proto = match skb.copy_bits(quote + 6, &mut nexthdr) {
             Ok(()) => nexthdr[0],
-            Err(_) => NEXTHDR_ICMP,
+            Err(_) => proto::ICMPV6,
         };
         let (sport, dport) = ports(skb, proto, quote + IPV6_HDR_LEN).unwrap_or((0, 0));
         return Packet::ErrorAbout(key(proto, dport, sport));
@@ -111,10 +98,10 @@ pub(crate) fn classify(
         // No transport header: the addresses are all there is.
         return Packet::Flow(key(t.proto, 0, 0));
     }
-    if t.proto == NEXTHDR_ICMP {
+    if t.proto == proto::ICMPV6 {
         let mut h = [0u8; 6];
         let id = match skb.copy_bits(t.offset, &mut h) {
-            Ok(()) if matches!(h[0], ICMP6_ECHO_REQUEST | ICMP6_ECHO_REPLY) => {
+            Ok(()) if matches!(h[0], icmp6::ECHO_REQUEST | icmp6::ECHO_REPLY) => {
                 u16::from_be_bytes([h[4], h[5]])
             }
             _ => 0,
@@ -130,7 +117,7 @@ pub(crate) fn classify(
 fn ports(skb: &SkBuff, proto: u8, at: usize) -> Option<(u16, u16)> {
     if !matches!(
         proto,
-        NEXTHDR_TCP | NEXTHDR_UDP | NEXTHDR_DCCP | NEXTHDR_SCTP | NEXTHDR_UDPLITE
+        proto::TCP | proto::UDP | proto::DCCP | proto::SCTP | proto::UDPLITE
     ) {
         return None;
     }

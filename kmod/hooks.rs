@@ -12,12 +12,9 @@ use crate::state::{now_secs, Lin6Net};
 use crate::stats::Counter;
 use crate::xlat::{self, In, Out};
 use kernel::net::netfilter::{priority, HookSkb, HookState, Ipv6Hook, Ipv6HookFn, Verdict};
-use kernel::net::skbuff::{Ipv6Header, SkBuff};
+use kernel::net::skbuff::{proto, Ipv6Header, SkBuff, IPV6_HDR_LEN};
 use kernel::percpu::cycles;
 use kernel::sync::rcu;
-
-const NEXTHDR_ICMP: u8 = 58;
-const IPV6_HDR_LEN: usize = 40;
 
 /// Neighbour Discovery and MLD speak of the link's real addresses: never
 /// translate them (RS/RA/NS/NA/redirect 133-137, MLD 130-132 and 143).
@@ -25,7 +22,7 @@ fn is_nd_or_mld(skb: &SkBuff) -> bool {
     let Some(t) = skb.ipv6_transport() else {
         return false;
     };
-    if t.proto != NEXTHDR_ICMP || t.later_fragment {
+    if t.proto != proto::ICMPV6 || t.later_fragment {
         return false;
     }
     let mut ty = [0u8; 1];
@@ -35,7 +32,7 @@ fn is_nd_or_mld(skb: &SkBuff) -> bool {
 /// Where the ICMPv6 error message starts, if the packet is one right behind
 /// the fixed header (as the stack sends them).
 fn icmp6_error_at(skb: &SkBuff, nexthdr: u8) -> Option<usize> {
-    if nexthdr != NEXTHDR_ICMP {
+    if nexthdr != proto::ICMPV6 {
         return None;
     }
     let at = skb.network_offset() + IPV6_HDR_LEN;

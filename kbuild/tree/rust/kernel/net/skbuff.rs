@@ -11,14 +11,40 @@ use core::ptr;
 /// An IPv6 address in network byte order.
 pub type In6Addr = [u8; 16];
 
-const IPV6_HDR_LEN: usize = 40;
+/// The fixed IPv6 header's length.
+pub const IPV6_HDR_LEN: usize = 40;
 const SADDR_OFF: usize = 8;
 const DADDR_OFF: usize = 24;
-const NEXTHDR_TCP: u8 = 6;
-const NEXTHDR_UDP: u8 = 17;
-const NEXTHDR_ICMP: u8 = 58;
 /// The ICMPv6 header before an error message's quoted packet.
-const ICMP6_HDR_LEN: usize = 8;
+pub const ICMP6_HDR_LEN: usize = 8;
+
+/// Upper-layer protocols (`IPPROTO_*`), as IPv6 next-header values.
+pub mod proto {
+    use crate::bindings;
+
+    /// TCP.
+    pub const TCP: u8 = bindings::IPPROTO_TCP as u8;
+    /// UDP.
+    pub const UDP: u8 = bindings::IPPROTO_UDP as u8;
+    /// DCCP.
+    pub const DCCP: u8 = bindings::IPPROTO_DCCP as u8;
+    /// ICMPv6.
+    pub const ICMPV6: u8 = bindings::IPPROTO_ICMPV6 as u8;
+    /// SCTP.
+    pub const SCTP: u8 = bindings::IPPROTO_SCTP as u8;
+    /// UDP-Lite.
+    pub const UDPLITE: u8 = bindings::IPPROTO_UDPLITE as u8;
+}
+
+/// ICMPv6 message types.
+pub mod icmp6 {
+    use crate::bindings;
+
+    /// Echo request.
+    pub const ECHO_REQUEST: u8 = bindings::ICMPV6_ECHO_REQUEST as u8;
+    /// Echo reply.
+    pub const ECHO_REPLY: u8 = bindings::ICMPV6_ECHO_REPLY as u8;
+}
 /// A UDP checksum that computes to zero is sent as all ones (RFC 8200 8.1).
 const CSUM_MANGLED_0: u16 = 0xffff;
 
@@ -116,8 +142,29 @@ impl SkBuff {
         Some(h)
     }
 
+    /// The fixed header's next header, if the header is in the linear area.
+    fn ipv6_nexthdr(&self) -> Option<u8> {
+        if self.headlen() < self.network_offset() + IPV6_HDR_LEN {
+            return None;
+        }
+        // SAFETY: the fixed header lies in the linear area (checked above)
+        // and we hold the packet.
+        Some(unsafe { *self.network_header().add(6) })
+    }
+
     /// Finds the upper-layer header behind any extension headers.
     pub fn ipv6_transport(&self) -> Option<Transport> {
+        // Most packets have none: a transport right behind the fixed header
+        // needs no walk (and no fragment header precedes it).
+        if let Some(nexthdr) = self.ipv6_nexthdr() {
+            if matches!(nexthdr, proto::TCP | proto::UDP | proto::ICMPV6) {
+                return Some(Transport {
+                    proto: nexthdr,
+                    offset: self.network_offset() + IPV6_HDR_LEN,
+                    later_fragment: false,
+                });
+            }
+        }
         let mut offset: u32 = 0;
         let mut fragoff: u16 = 0;
         let mut flags: i32 = 0;
@@ -166,9 +213,9 @@ impl SkBuff {
         let net_off = self.network_offset();
         let csum_at = match self.ipv6_transport() {
             Some(t) if !t.later_fragment => match t.proto {
-                NEXTHDR_TCP => Some((t.offset + 16, false)),
-                NEXTHDR_UDP => Some((t.offset + 6, true)),
-                NEXTHDR_ICMP => Some((t.offset + 2, false)),
+                proto::TCP => Some((t.offset + 16, false)),
+                proto::UDP => Some((t.offset + 6, true)),
+                proto::ICMPV6 => Some((t.offset + 2, false)),
                 _ => None,
             },
             _ => None,
