@@ -45,8 +45,8 @@ trap cp_on_exit EXIT
 # cp_addr NS DEV ADDR/LEN [GW]: a static address (no DAD), and a default
 # route through GW if given.
 cp_addr() {
-  in_ns "$1" ip -6 addr add "$3" dev "$2" nodad
-  [ -z "${4:-}" ] || in_ns "$1" ip -6 route replace default via "$4" dev "$2"
+  nsip "$1" addr add "$3" dev "$2" nodad
+  [ -z "${4:-}" ] || nsip "$1" route replace default via "$4" dev "$2"
 }
 
 # cp_topology: the core of every scenario.
@@ -56,8 +56,12 @@ cp_addr() {
 #                                         +-- dns 2001:db8:53::53
 #
 # mn and cn get their locators (prefix + Node ID) by hand here; scenario b
-# builds its own access networks with radvd instead.
+# builds its own access networks with radvd instead. Within a caller's
+# net_begin it only adds to that batch (the caller commits); otherwise it
+# is one batch of its own.
 cp_topology() {
+  local own=
+  [ -n "$NET_BATCH" ] || { net_begin; own=1; }
   router rt
   local ns
   for ns in mn cn dns ma1 ma2; do host "$ns"; done
@@ -78,6 +82,7 @@ cp_topology() {
     cp_addr rt rt-a 2001:db8:a::1/64
     cp_addr mn eth0 "2001:db8:a::$MN_IID/64" 2001:db8:a::1
   fi
+  [ -z "$own" ] || net_commit
 }
 
 # cp_deployment: the deployment description both nodes are published from.
@@ -91,12 +96,17 @@ nodes:
 EOF
 }
 
-# cp_dns_start: Knot DNS in namespace dns, serving the forward zone and the
-# LIN6 prefix's reverse zone that `lin6ctl dns records` generates from
-# $CP_WORK/deploy.yaml; waits until it answers NAME's AAAA asked from
-# namespace NS (default: $CN_NAME from cn).
+# cp_dns_start [NS NAME]: Knot DNS in namespace dns, serving the forward
+# zone and the LIN6 prefix's reverse zone that `lin6ctl dns records`
+# generates from $CP_WORK/deploy.yaml; waits until it answers NAME's AAAA
+# asked from namespace NS (default: $CN_NAME from cn). cp_dns_spawn and
+# cp_dns_wait are its two halves, for starting other daemons in between.
 cp_dns_start() {
-  local d=$CP_WORK/knot rev ns=${1:-cn} name=${2:-$CN_NAME}
+  cp_dns_spawn
+  cp_dns_wait "$@"
+}
+cp_dns_spawn() {
+  local d=$CP_WORK/knot rev
   mkdir -p "$d"
   lin6ctl dns records "$CP_WORK/deploy.yaml" --origin $CP_ZONE --serial 1 > "$d/forward.zone"
   lin6ctl dns records "$CP_WORK/deploy.yaml" --reverse --serial 1 > "$d/reverse.zone"
@@ -123,6 +133,9 @@ zone:
 EOF
   echo "nameserver $CP_DNS" > "$CP_WORK/resolv.conf"
   in_ns dns knotd -c "$d/knot.conf" > "$CP_WORK/knotd.log" 2>&1 &
+}
+cp_dns_wait() {
+  local ns=${1:-cn} name=${2:-$CN_NAME}
   wait_for 20 cp_in_dns_ns "$ns" getent ahostsv6 "$name" > /dev/null \
     || fail "knotd does not answer for $name"
 }
@@ -138,8 +151,8 @@ EOF
 cp_dns_client() {
   local ns=$1 gw=$2 plain
   plain=${gw%::1}::53:53
-  in_ns "$ns" ip -6 addr add "$plain/64" dev eth0 nodad
-  in_ns "$ns" ip -6 route add $CP_DNS/128 via "$gw" src "$plain"
+  nsip "$ns" addr add "$plain/64" dev eth0 nodad
+  nsip "$ns" route add $CP_DNS/128 via "$gw" src "$plain"
 }
 
 # cp_in_dns_ns NS CMD...: CMD in NS with /etc/resolv.conf naming our Knot
@@ -159,13 +172,18 @@ cp_agent() {
 }
 
 # cp_agent_pair "MA1_NODE_IDS" "MA2_NODE_IDS": the two MAs of cp_topology
-# (ma1 for the MN, ma2 for the CN), started together and waited for
-# together: under TCG a daemon's start-up takes seconds, and the two overlap.
+# (ma1 for the MN, ma2 for the CN), their databases written and the agents
+# started together and waited for together: under TCG a daemon's start-up
+# (and each `subscriber add`) takes seconds, and the two overlap.
 cp_agent_pair() {
+  local c1 c2
   # shellcheck disable=SC2086 # the lists are words
-  cp_agent_conf ma1 ma1 $CP_MA1 $1
+  cp_agent_conf ma1 ma1 $CP_MA1 $1 &
+  c1=$!
   # shellcheck disable=SC2086
-  cp_agent_conf ma2 ma2 $CP_MA2 $2
+  cp_agent_conf ma2 ma2 $CP_MA2 $2 &
+  c2=$!
+  { wait $c1 && wait $c2; } || fail "lin6agentd subscriber add failed"
   cp_agent_start ma1 ma1; cp_agent_start ma2 ma2
   cp_agent_wait ma1 ma1; cp_agent_wait ma2 ma2
 }
@@ -210,7 +228,7 @@ cp_agent_start() {
   echo $! > "$d/pid"
 }
 cp_agent_wait() {
-  wait_for 10 cp_metrics_ok "$1" 9301 || fail "lin6agentd $2 does not start"
+  wait_for 20 cp_metrics_ok "$1" 9301 || fail "lin6agentd $2 does not start"
 }
 
 # cp_metrics_ok NS PORT: whether /metrics answers on [::1]:PORT in NS.
@@ -284,19 +302,20 @@ cp_resolvd_pair() {
   cp_resolvd_conf mn "$MN_ID" "$MN_NAME"
   cp_resolvd_conf cn "$CN_ID" "$CN_NAME"
   cp_resolvd_spawn mn; cp_resolvd_spawn cn
-  local ns
-  for ns in mn cn; do
-    wait_for 10 cp_metrics_ok "$ns" 9302 || fail "lin6resolvd in $ns does not start"
-  done
-  for ns in mn cn; do
-    wait_for 20 cp_registered "$ns" || fail "lin6resolvd in $ns did not register"
-  done
+  cp_resolvd_wait_registered mn; cp_resolvd_wait_registered cn
 }
 
-# cp_resolvd_run NS: cp_resolvd_start, then waits until it has registered.
+# cp_resolvd_run NS: starts NS's lin6resolvd and waits until it has
+# registered.
 cp_resolvd_run() {
-  cp_resolvd_start "$1"
-  wait_for 20 cp_registered "$1" || fail "lin6resolvd in $1 did not register"
+  cp_resolvd_spawn "$1"
+  cp_resolvd_wait_registered "$1"
+}
+
+# cp_resolvd_wait_registered NS: until NS's resolver counts a registration
+# (its metrics answering, which also says it started).
+cp_resolvd_wait_registered() {
+  wait_for 30 cp_registered "$1" || fail "lin6resolvd in $1 did not start or did not register"
 }
 
 cp_registered() {
@@ -325,9 +344,10 @@ cp_no_static() {
 }
 
 # cp_agent_maps NS NAME NODE_ID: the prefix agent NAME (in NS) holds for
-# NODE_ID in its database, or "none".
+# NODE_ID in its database, or "none". (The database is a file: read from
+# here, without an exec to enter NS.)
 cp_agent_maps() {
-  in_ns "$1" lin6agentd -c "$CP_WORK/$2/agent.yaml" subscriber list -j |
+  lin6agentd -c "$CP_WORK/$2/agent.yaml" subscriber list -j |
     jq -r --arg id "$3" '.[] | select(.node_id == $id) | .prefix // "none"'
 }
 
