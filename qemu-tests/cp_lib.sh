@@ -164,13 +164,6 @@ cp_in_dns_ns() {
     'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$CP_WORK/resolv.conf" "$@"
 }
 
-# cp_agent NS NAME ADDR NODE_ID...: lin6agentd NAME in NS listening on ADDR,
-# SQLite in $CP_WORK/NAME, with NODE_IDs as subscribers (key 1, $CP_KEY).
-cp_agent() {
-  cp_agent_conf "$@"
-  cp_agent_run "$1" "$2"
-}
-
 # cp_agent_pair "MA1_NODE_IDS" "MA2_NODE_IDS": the two MAs of cp_topology
 # (ma1 for the MN, ma2 for the CN), their databases written and the agents
 # started together and waited for together: under TCG a daemon's start-up
@@ -188,7 +181,9 @@ cp_agent_pair() {
   cp_agent_wait ma1 ma1; cp_agent_wait ma2 ma2
 }
 
-# cp_agent_conf NS NAME ADDR NODE_ID...: only the config and the subscribers.
+# cp_agent_conf NS NAME ADDR NODE_ID...: the config of lin6agentd NAME, to
+# run in NS listening on ADDR, SQLite in $CP_WORK/NAME, with NODE_IDs as
+# subscribers (key 1, $CP_KEY).
 cp_agent_conf() {
   local ns=$1 name=$2 addr=$3 id; shift 3
   local d=$CP_WORK/$name
@@ -199,6 +194,7 @@ query_listen: "[$addr]:7301"
 metrics_listen: "[::1]:9301"
 database:
   url: "sqlite://$d/agent.db"
+  connect_timeout_ms: 60000   # a starved guest took 15 s for one PRAGMA; 5 s failed agents
 mapping:
   max_lifetime_s: 600
 replay:
@@ -213,26 +209,27 @@ EOF
   done
 }
 
-# cp_agent_run NS NAME: (re)starts agent NAME, made by cp_agent, in NS, and
-# waits until it answers.
+# cp_agent_run NS NAME: (re)starts agent NAME (cp_agent_conf) in NS, and
+# waits until it runs.
 cp_agent_run() {
   cp_agent_start "$@"
   cp_agent_wait "$@"
 }
 
 # cp_agent_start NS NAME: starts it (in this shell, so that cp_kill can wait
-# for it); cp_agent_wait NS NAME: until its metrics answer.
+# for it); cp_agent_wait NS NAME: until it logs that it runs (every socket,
+# metrics too, bound), read from its log without an exec per try.
+declare -A CP_LOG_FROM=()
 cp_agent_start() {
   local d=$CP_WORK/$2
+  CP_LOG_FROM[$2]=$(log_length "$CP_WORK/$2.log")
   ip netns exec "$1" env NO_COLOR=1 lin6agentd -c "$d/agent.yaml" --log lin6agentd=debug >> "$CP_WORK/$2.log" 2>&1 &
   echo $! > "$d/pid"
 }
 cp_agent_wait() {
-  wait_for 20 cp_metrics_ok "$1" 9301 || fail "lin6agentd $2 does not start"
+  wait_for 20 logged "$CP_WORK/$2.log" "lin6agentd running" "${CP_LOG_FROM[$2]:-0}" ||
+    fail "lin6agentd $2 does not start"
 }
-
-# cp_metrics_ok NS PORT: whether /metrics answers on [::1]:PORT in NS.
-cp_metrics_ok() { cp_metrics "$1" "$2" > /dev/null 2>&1; }
 
 # cp_metrics NS PORT: the Prometheus text on [::1]:PORT in NS.
 cp_metrics() {
@@ -282,16 +279,10 @@ EOF
   } > "$d/resolvd.yaml"
 }
 
-# cp_resolvd_start NS: starts NS's lin6resolvd (configured by
-# cp_resolvd_conf) and waits until its metrics answer.
-cp_resolvd_start() {
-  cp_resolvd_spawn "$1"
-  wait_for 10 cp_metrics_ok "$1" 9302 || fail "lin6resolvd in $1 does not start"
-}
-
 # cp_resolvd_spawn NS: only starts it (in this shell, for cp_kill).
 cp_resolvd_spawn() {
   local ns=$1 d=$CP_WORK/resolvd-$1
+  CP_LOG_FROM[resolvd-$ns]=$(log_length "$CP_WORK/resolvd-$ns.log")
   ip netns exec "$ns" env NO_COLOR=1 lin6resolvd -c "$d/resolvd.yaml" --log lin6resolvd=debug >> "$CP_WORK/resolvd-$ns.log" 2>&1 &
   echo $! > "$d/pid"
 }
@@ -312,14 +303,12 @@ cp_resolvd_run() {
   cp_resolvd_wait_registered "$1"
 }
 
-# cp_resolvd_wait_registered NS: until NS's resolver counts a registration
-# (its metrics answering, which also says it started).
+# cp_resolvd_wait_registered NS: until NS's resolver (the one started last)
+# logs an accepted registration, which it does as it counts it
+# (lin6resolvd_registrations_ok_total): read from its log, no exec per try.
 cp_resolvd_wait_registered() {
-  wait_for 30 cp_registered "$1" || fail "lin6resolvd in $1 did not start or did not register"
-}
-
-cp_registered() {
-  test "$(cp_resolvd_metric "$1" lin6resolvd_registrations_ok_total 2>/dev/null || echo 0)" -ge 1
+  wait_for 30 logged "$CP_WORK/resolvd-$1.log" " registered ma=" "${CP_LOG_FROM[resolvd-$1]:-0}" ||
+    fail "lin6resolvd in $1 did not start or did not register"
 }
 
 # cp_kill NAME [SIGNAL]: stops the daemon started as NAME (an agent's name,

@@ -176,6 +176,34 @@ wait_for() {
   local deadline=$((SECONDS + $1)); shift
   until "$@"; do
     ((SECONDS < deadline)) || return 1
-    sleep 0.2
+    pause 0.2
   done
+}
+
+# pause SECONDS: a sleep without an exec (a read timing out on a FIFO that
+# nobody writes), for loops that poll: each `sleep` costs an exec's time
+# again in the guest.
+pause() {
+  if [ -z "${LIN6_NEVER_FD:-}" ]; then
+    local f=/tmp/lin6-never.$BASHPID.$RANDOM
+    mkfifo "$f"
+    exec {LIN6_NEVER_FD}<> "$f"
+    rm -f "$f"
+  fi
+  read -r -t "$1" -u "$LIN6_NEVER_FD" || true
+}
+
+# logged FILE TEXT [FROM]: whether FILE holds TEXT after its first FROM
+# characters (default 0); log_length FILE: how many it holds now. Bash
+# builtins only, so that a wait on a daemon's log line costs no exec per
+# try; FROM skips what an earlier run of the daemon wrote to the same log.
+logged() {
+  local c=
+  if [ -f "$1" ]; then IFS= read -r -d '' c < "$1" || true; fi
+  [[ ${c:${3:-0}} == *"$2"* ]]
+}
+log_length() {
+  local c=
+  if [ -f "$1" ]; then IFS= read -r -d '' c < "$1" || true; fi
+  echo "${#c}"
 }

@@ -196,16 +196,19 @@ ls_start() {
       "load_sharing: {timeout_ms: 400, attempts: 3}"
     cp_resolvd_spawn "u$j"
   done
-  for ((i = 1; i <= LS_SITES; i++)); do
-    wait_for 30 cp_registered "s$i" || fail "S$i did not register with MA$i"
-  done
+  for ((i = 1; i <= LS_SITES; i++)); do cp_resolvd_wait_registered "s$i"; done
   for j in "${!LS_LEVEL[@]}"; do
     [ -n "${LS_BARE[$j]}" ] && continue
-    wait_for 30 cp_registered "u$j" || fail "user $j did not register"
+    cp_resolvd_wait_registered "u$j"
   done
-  for ((i = 1; i <= LS_SITES; i++)); do
-    wait_for 30 ls_ma_is 1 "$i" true || fail "MA$i is not active at LS 1"
-  done
+  wait_for 30 ls_all_mas_active 1 || fail "not every MA is active at LS 1: $(ls_state 1)"
+}
+
+# ls_all_mas_active K: whether LS K holds every site's MA as active.
+ls_all_mas_active() {
+  local i mas=()
+  for ((i = 1; i <= LS_SITES; i++)); do mas+=("\"$(ls_ma "$i")\""); done
+  ls_state "$1" 2>/dev/null | jq -e "[$(IFS=,; echo "${mas[*]}")] - [.mas[] | select(.active) | .addr] == []" > /dev/null
 }
 
 # ls_dns: the deployment (users and the pool) into Knot DNS in dns (started,
@@ -254,21 +257,18 @@ EOF
   } > "$CP_WORK/lsd$k.yaml"
 }
 
-# ls_lsd_start K: (re)starts lsd in ls<K> (configured on first start) and
-# waits until its /metrics answers; ls_lsd_spawn and ls_lsd_wait are its
-# halves.
-ls_lsd_start() {
-  ls_lsd_spawn "$1"
-  ls_lsd_wait "$1"
-}
+# ls_lsd_spawn K: (re)starts lsd in ls<K> (configured on first start);
+# ls_lsd_wait K: until it runs.
 ls_lsd_spawn() {
   local k=$1
   [ -f "$CP_WORK/lsd$k.yaml" ] || ls_lsd_conf "$k"
+  CP_LOG_FROM[lsd$k]=$(log_length "$CP_WORK/lsd$k.log")
   ip netns exec "ls$k" env NO_COLOR=1 RUST_LOG=lsd=info lsd --config "$CP_WORK/lsd$k.yaml" >> "$CP_WORK/lsd$k.log" 2>&1 &
   echo $! > "$CP_WORK/lsd$k.pid"
 }
-ls_lsd_wait() {
-  wait_for 20 cp_metrics_ok "ls$1" 9731 || fail "lsd $1 does not start"
+ls_lsd_wait() {  # (as cp_agent_wait: lsd logs this once every socket is bound)
+  wait_for 20 logged "$CP_WORK/lsd$1.log" "lsd running" "${CP_LOG_FROM[lsd$1]:-0}" ||
+    fail "lsd $1 does not start"
 }
 
 # ls_lsd_kill K [SIGNAL]: stops LS K by its PID.
@@ -290,6 +290,7 @@ query_listen: "[$ma]:7301"
 metrics_listen: "[::1]:9301"
 database:
   url: "sqlite://$d/agent.db"
+  connect_timeout_ms: 60000   # as cp_agent_conf's
 mapping:
   max_lifetime_s: 600
 replay:

@@ -28,7 +28,7 @@ cp_dns_wait
 # The MN registers while ma1's link is captured: that datagram is replayed.
 in_ns ma1 tcpdump -i eth0 -s 0 -U -w "$CP_WORK/reg.pcap" udp dst port 7300 2> "$CP_WORK/tcpdump.err" &
 dump=$!
-wait_for 10 grep -q 'listening on' "$CP_WORK/tcpdump.err" || fail "tcpdump does not capture"
+wait_for 30 grep -q 'listening on' "$CP_WORK/tcpdump.err" || fail "tcpdump does not capture: $(cat "$CP_WORK/tcpdump.err")"
 cp_resolvd_pair
 sleep 0.5; kill $dump; wait $dump 2>/dev/null || true
 true_pfx=2001:db8:a::/64
