@@ -45,8 +45,8 @@ trap cp_on_exit EXIT
 # cp_addr NS DEV ADDR/LEN [GW]: a static address (no DAD), and a default
 # route through GW if given.
 cp_addr() {
-  in_ns "$1" ip -6 addr add "$3" dev "$2" nodad
-  [ -z "${4:-}" ] || in_ns "$1" ip -6 route replace default via "$4" dev "$2"
+  nsip "$1" addr add "$3" dev "$2" nodad
+  [ -z "${4:-}" ] || nsip "$1" route replace default via "$4" dev "$2"
 }
 
 # cp_topology: the core of every scenario.
@@ -56,8 +56,12 @@ cp_addr() {
 #                                         +-- dns 2001:db8:53::53
 #
 # mn and cn get their locators (prefix + Node ID) by hand here; scenario b
-# builds its own access networks with radvd instead.
+# builds its own access networks with radvd instead. Within a caller's
+# net_begin it only adds to that batch (the caller commits); otherwise it
+# is one batch of its own.
 cp_topology() {
+  local own=
+  [ -n "$NET_BATCH" ] || { net_begin; own=1; }
   router rt
   local ns
   for ns in mn cn dns ma1 ma2; do host "$ns"; done
@@ -78,6 +82,7 @@ cp_topology() {
     cp_addr rt rt-a 2001:db8:a::1/64
     cp_addr mn eth0 "2001:db8:a::$MN_IID/64" 2001:db8:a::1
   fi
+  [ -z "$own" ] || net_commit
 }
 
 # cp_deployment: the deployment description both nodes are published from.
@@ -91,12 +96,17 @@ nodes:
 EOF
 }
 
-# cp_dns_start: Knot DNS in namespace dns, serving the forward zone and the
-# LIN6 prefix's reverse zone that `lin6ctl dns records` generates from
-# $CP_WORK/deploy.yaml; waits until it answers NAME's AAAA asked from
-# namespace NS (default: $CN_NAME from cn).
+# cp_dns_start [NS NAME]: Knot DNS in namespace dns, serving the forward
+# zone and the LIN6 prefix's reverse zone that `lin6ctl dns records`
+# generates from $CP_WORK/deploy.yaml; waits until it answers NAME's AAAA
+# asked from namespace NS (default: $CN_NAME from cn). cp_dns_spawn and
+# cp_dns_wait are its two halves, for starting other daemons in between.
 cp_dns_start() {
-  local d=$CP_WORK/knot rev ns=${1:-cn} name=${2:-$CN_NAME}
+  cp_dns_spawn
+  cp_dns_wait "$@"
+}
+cp_dns_spawn() {
+  local d=$CP_WORK/knot rev
   mkdir -p "$d"
   lin6ctl dns records "$CP_WORK/deploy.yaml" --origin $CP_ZONE --serial 1 > "$d/forward.zone"
   lin6ctl dns records "$CP_WORK/deploy.yaml" --reverse --serial 1 > "$d/reverse.zone"
@@ -123,6 +133,9 @@ zone:
 EOF
   echo "nameserver $CP_DNS" > "$CP_WORK/resolv.conf"
   in_ns dns knotd -c "$d/knot.conf" > "$CP_WORK/knotd.log" 2>&1 &
+}
+cp_dns_wait() {
+  local ns=${1:-cn} name=${2:-$CN_NAME}
   wait_for 20 cp_in_dns_ns "$ns" getent ahostsv6 "$name" > /dev/null \
     || fail "knotd does not answer for $name"
 }
@@ -138,8 +151,8 @@ EOF
 cp_dns_client() {
   local ns=$1 gw=$2 plain
   plain=${gw%::1}::53:53
-  in_ns "$ns" ip -6 addr add "$plain/64" dev eth0 nodad
-  in_ns "$ns" ip -6 route add $CP_DNS/128 via "$gw" src "$plain"
+  nsip "$ns" addr add "$plain/64" dev eth0 nodad
+  nsip "$ns" route add $CP_DNS/128 via "$gw" src "$plain"
 }
 
 # cp_in_dns_ns NS CMD...: CMD in NS with /etc/resolv.conf naming our Knot
@@ -151,26 +164,26 @@ cp_in_dns_ns() {
     'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$CP_WORK/resolv.conf" "$@"
 }
 
-# cp_agent NS NAME ADDR NODE_ID...: lin6agentd NAME in NS listening on ADDR,
-# SQLite in $CP_WORK/NAME, with NODE_IDs as subscribers (key 1, $CP_KEY).
-cp_agent() {
-  cp_agent_conf "$@"
-  cp_agent_run "$1" "$2"
-}
-
 # cp_agent_pair "MA1_NODE_IDS" "MA2_NODE_IDS": the two MAs of cp_topology
-# (ma1 for the MN, ma2 for the CN), started together and waited for
-# together: under TCG a daemon's start-up takes seconds, and the two overlap.
+# (ma1 for the MN, ma2 for the CN), their databases written and the agents
+# started together and waited for together: under TCG a daemon's start-up
+# (and each `subscriber add`) takes seconds, and the two overlap.
 cp_agent_pair() {
+  local c1 c2
   # shellcheck disable=SC2086 # the lists are words
-  cp_agent_conf ma1 ma1 $CP_MA1 $1
+  cp_agent_conf ma1 ma1 $CP_MA1 $1 &
+  c1=$!
   # shellcheck disable=SC2086
-  cp_agent_conf ma2 ma2 $CP_MA2 $2
+  cp_agent_conf ma2 ma2 $CP_MA2 $2 &
+  c2=$!
+  { wait $c1 && wait $c2; } || fail "lin6agentd subscriber add failed"
   cp_agent_start ma1 ma1; cp_agent_start ma2 ma2
   cp_agent_wait ma1 ma1; cp_agent_wait ma2 ma2
 }
 
-# cp_agent_conf NS NAME ADDR NODE_ID...: only the config and the subscribers.
+# cp_agent_conf NS NAME ADDR NODE_ID...: the config of lin6agentd NAME, to
+# run in NS listening on ADDR, SQLite in $CP_WORK/NAME, with NODE_IDs as
+# subscribers (key 1, $CP_KEY).
 cp_agent_conf() {
   local ns=$1 name=$2 addr=$3 id; shift 3
   local d=$CP_WORK/$name
@@ -181,6 +194,7 @@ query_listen: "[$addr]:7301"
 metrics_listen: "[::1]:9301"
 database:
   url: "sqlite://$d/agent.db"
+  connect_timeout_ms: 60000   # a starved guest took 15 s for one PRAGMA; 5 s failed agents
 mapping:
   max_lifetime_s: 600
 replay:
@@ -195,26 +209,27 @@ EOF
   done
 }
 
-# cp_agent_run NS NAME: (re)starts agent NAME, made by cp_agent, in NS, and
-# waits until it answers.
+# cp_agent_run NS NAME: (re)starts agent NAME (cp_agent_conf) in NS, and
+# waits until it runs.
 cp_agent_run() {
   cp_agent_start "$@"
   cp_agent_wait "$@"
 }
 
 # cp_agent_start NS NAME: starts it (in this shell, so that cp_kill can wait
-# for it); cp_agent_wait NS NAME: until its metrics answer.
+# for it); cp_agent_wait NS NAME: until it logs that it runs (every socket,
+# metrics too, bound), read from its log without an exec per try.
+declare -A CP_LOG_FROM=()
 cp_agent_start() {
   local d=$CP_WORK/$2
+  CP_LOG_FROM[$2]=$(log_length "$CP_WORK/$2.log")
   ip netns exec "$1" env NO_COLOR=1 lin6agentd -c "$d/agent.yaml" --log lin6agentd=debug >> "$CP_WORK/$2.log" 2>&1 &
   echo $! > "$d/pid"
 }
 cp_agent_wait() {
-  wait_for 10 cp_metrics_ok "$1" 9301 || fail "lin6agentd $2 does not start"
+  wait_for 20 logged "$CP_WORK/$2.log" "lin6agentd running" "${CP_LOG_FROM[$2]:-0}" ||
+    fail "lin6agentd $2 does not start"
 }
-
-# cp_metrics_ok NS PORT: whether /metrics answers on [::1]:PORT in NS.
-cp_metrics_ok() { cp_metrics "$1" "$2" > /dev/null 2>&1; }
 
 # cp_metrics NS PORT: the Prometheus text on [::1]:PORT in NS.
 cp_metrics() {
@@ -264,16 +279,10 @@ EOF
   } > "$d/resolvd.yaml"
 }
 
-# cp_resolvd_start NS: starts NS's lin6resolvd (configured by
-# cp_resolvd_conf) and waits until its metrics answer.
-cp_resolvd_start() {
-  cp_resolvd_spawn "$1"
-  wait_for 10 cp_metrics_ok "$1" 9302 || fail "lin6resolvd in $1 does not start"
-}
-
 # cp_resolvd_spawn NS: only starts it (in this shell, for cp_kill).
 cp_resolvd_spawn() {
   local ns=$1 d=$CP_WORK/resolvd-$1
+  CP_LOG_FROM[resolvd-$ns]=$(log_length "$CP_WORK/resolvd-$ns.log")
   ip netns exec "$ns" env NO_COLOR=1 lin6resolvd -c "$d/resolvd.yaml" --log lin6resolvd=debug >> "$CP_WORK/resolvd-$ns.log" 2>&1 &
   echo $! > "$d/pid"
 }
@@ -284,23 +293,22 @@ cp_resolvd_pair() {
   cp_resolvd_conf mn "$MN_ID" "$MN_NAME"
   cp_resolvd_conf cn "$CN_ID" "$CN_NAME"
   cp_resolvd_spawn mn; cp_resolvd_spawn cn
-  local ns
-  for ns in mn cn; do
-    wait_for 10 cp_metrics_ok "$ns" 9302 || fail "lin6resolvd in $ns does not start"
-  done
-  for ns in mn cn; do
-    wait_for 20 cp_registered "$ns" || fail "lin6resolvd in $ns did not register"
-  done
+  cp_resolvd_wait_registered mn; cp_resolvd_wait_registered cn
 }
 
-# cp_resolvd_run NS: cp_resolvd_start, then waits until it has registered.
+# cp_resolvd_run NS: starts NS's lin6resolvd and waits until it has
+# registered.
 cp_resolvd_run() {
-  cp_resolvd_start "$1"
-  wait_for 20 cp_registered "$1" || fail "lin6resolvd in $1 did not register"
+  cp_resolvd_spawn "$1"
+  cp_resolvd_wait_registered "$1"
 }
 
-cp_registered() {
-  test "$(cp_resolvd_metric "$1" lin6resolvd_registrations_ok_total 2>/dev/null || echo 0)" -ge 1
+# cp_resolvd_wait_registered NS: until NS's resolver (the one started last)
+# logs an accepted registration, which it does as it counts it
+# (lin6resolvd_registrations_ok_total): read from its log, no exec per try.
+cp_resolvd_wait_registered() {
+  wait_for 30 logged "$CP_WORK/resolvd-$1.log" " registered ma=" "${CP_LOG_FROM[resolvd-$1]:-0}" ||
+    fail "lin6resolvd in $1 did not start or did not register"
 }
 
 # cp_kill NAME [SIGNAL]: stops the daemon started as NAME (an agent's name,
@@ -325,9 +333,10 @@ cp_no_static() {
 }
 
 # cp_agent_maps NS NAME NODE_ID: the prefix agent NAME (in NS) holds for
-# NODE_ID in its database, or "none".
+# NODE_ID in its database, or "none". (The database is a file: read from
+# here, without an exec to enter NS.)
 cp_agent_maps() {
-  in_ns "$1" lin6agentd -c "$CP_WORK/$2/agent.yaml" subscriber list -j |
+  lin6agentd -c "$CP_WORK/$2/agent.yaml" subscriber list -j |
     jq -r --arg id "$3" '.[] | select(.node_id == $id) | .prefix // "none"'
 }
 

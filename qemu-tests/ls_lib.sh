@@ -31,7 +31,10 @@
 #   as a static subscriber map.
 #
 # A scenario: ls_topology SITES NETS LSS; ls_user J NET LEVEL ...; ls_start.
-# Logs of every daemon are printed on failure (cp_on_exit).
+# ls_topology and ls_user only write the topology down (lib.sh's net_begin:
+# a few ip batches instead of an exec per command); ls_start builds it,
+# then starts the daemons. Logs of every daemon are printed on failure
+# (cp_on_exit).
 # shellcheck shell=bash
 source "$LIN6_QEMU_TESTS/cp_lib.sh"
 
@@ -48,7 +51,8 @@ LS_HB_TIMEOUT_MS=${LS_HB_TIMEOUT_MS:-4000}   # lsd's heartbeat timeout
 LS_LSD_EXTRA=${LS_LSD_EXTRA:-}   # YAML lines appended to every lsd config
 declare -A LS_CAPACITY=()        # site -> capacity_kbps its MA reports (default 100000)
 declare -A LS_LEVEL=() LS_NET=() LS_BARE=()
-LS_SITES=0 LS_NETS=0 LS_LSS=0
+declare -A LS_DELAY_MS=()        # "NET,SITE" -> delay set by ls_delay
+LS_SITES=0 LS_NETS=0 LS_LSS=0 LS_DELAYS_SET=
 
 # Addresses. ls_site_prefix I: site I's /64 without "::/64".
 ls_site_prefix() { echo "2001:db8:5$1"; }
@@ -62,18 +66,19 @@ ls_user_addr() { echo "$(ls_net_prefix "${LS_NET[$1]}")::$(ls_user_iid "$1")"; }
 
 # ls_topology SITES NETS LSS: namespaces, links, addresses and delays for
 # SITES sites, NETS user networks and LSS load-sharing servers (1-9 each),
-# plus dns. No daemon yet (ls_start).
+# plus dns. Written down only: ls_start builds it, then starts the daemons.
 ls_topology() {
   LS_SITES=$1 LS_NETS=$2 LS_LSS=$3
   local i n k
+  net_begin
   router rt; host dns
   link dns eth0 rt rt-d
   cp_addr rt rt-d 2001:db8:53::1/64
   cp_addr dns eth0 $CP_DNS/64 2001:db8:53::1
   cp_addr dns eth0 $LS_HMA/64
   for ((n = 1; n <= LS_NETS; n++)); do
-    in_ns rt ip link add "br-a$n" type bridge
-    in_ns rt ip link set "br-a$n" up
+    nsip rt link add "br-a$n" type bridge
+    nsip rt link set "br-a$n" up
     cp_addr rt "br-a$n" "$(ls_net_prefix $n)::1/64"
   done
   for ((k = 1; k <= LS_LSS; k++)); do
@@ -93,9 +98,8 @@ ls_topology() {
     # addresses (heartbeats, RTT probes): a probe from S_I's locator would
     # look like LIN6 traffic from the pool to the user's kernel, whose
     # echo reply would then wait for the pool's mapping.
-    in_ns "s$i" ip -6 route add default via "$p::1" src "$(ls_ma $i)"
+    nsip "s$i" route add default via "$p::1" src "$(ls_ma $i)"
   done
-  ls_delays
 }
 
 # ls_delays: the netem delays of every (user network, site) pair, one tc
@@ -110,7 +114,7 @@ ls_delays() {
     echo "class add dev rt-s$i parent 1: classid 1:99 htb rate 1gbit quantum 60000" >> "$b"
     for ((n = 1; n <= LS_NETS; n++)); do
       local near=$((n < LS_SITES ? n : LS_SITES))
-      local ms=$((LS_DELAY_STEP_MS * (i > near ? i - near : near - i)))
+      local ms=${LS_DELAY_MS[$n,$i]:-$((LS_DELAY_STEP_MS * (i > near ? i - near : near - i)))}
       cat >> "$b" <<EOF
 class add dev rt-s$i parent 1: classid 1:$n htb rate 1gbit quantum 60000
 qdisc add dev rt-s$i parent 1:$n handle $((n + 10)): netem delay ${ms}ms
@@ -119,12 +123,15 @@ EOF
     done
   done
   tc -n rt -b "$b"
+  LS_DELAYS_SET=1
 }
 
-# ls_delay NET SITE MS: packets from user network NET towards SITE now wait
-# MS ms (replaces the default).
+# ls_delay NET SITE MS: packets from user network NET towards SITE wait MS
+# ms (replaces the default), from ls_start on, or at once after it.
 ls_delay() {
-  tc -n rt qdisc change dev "rt-s$2" parent "1:$1" handle "$(($1 + 10)):" netem delay "$3ms"
+  LS_DELAY_MS[$1,$2]=$3
+  [ -z "$LS_DELAYS_SET" ] ||
+    tc -n rt qdisc change dev "rt-s$2" parent "1:$1" handle "$(($1 + 10)):" netem delay "$3ms"
 }
 
 # ls_user J NET LEVEL [bare]: user J (namespace u<J>) on user network NET,
@@ -136,7 +143,7 @@ ls_user() {
   LS_NET[$j]=$n LS_LEVEL[$j]=$3 LS_BARE[$j]=${4:-}
   host "u$j"
   link "u$j" eth0 rt "rt-u$j"
-  in_ns rt ip link set "rt-u$j" master "br-a$n"
+  nsip rt link set "rt-u$j" master "br-a$n"
   cp_addr "u$j" eth0 "$(ls_user_addr "$j")/64" "$(ls_net_prefix "$n")::1"
 }
 
@@ -152,40 +159,60 @@ ls_user_move() {
   in_ns "u$j" ip -6 addr del "$old/64" dev eth0
 }
 
-# ls_start: Knot DNS, the users' MA, the LSs, every site's MA and server
-# resolver, every user's resolver; returns when all have registered and
-# every MA is active at LS 1.
+# ls_start: builds the topology, then starts Knot DNS, the users' MA, the
+# LSs, every site's MA and server resolver, every user's resolver; returns
+# when all have registered and every MA is active at LS 1. Under TCG a
+# daemon takes seconds to start (and a `subscriber add` seconds to write
+# its database), so the daemons start together, each waited for only where
+# another needs it: the LSs before the site MAs (which would otherwise fail
+# over from LS 1 before it listens), Knot before the resolvers. A resolver
+# retries its registration until its MA answers, and the registrations
+# and LS 1's MA table are waited for at the end.
 ls_start() {
-  local i j k
+  local i j k p ids=() confs=()
+  net_commit
+  ls_delays
   ls_dns
-  local ids=()
+  for ((k = 1; k <= LS_LSS; k++)); do ls_lsd_spawn "$k"; done
   for j in "${!LS_LEVEL[@]}"; do ids+=("$(ls_user_id "$j")"); done
-  cp_agent dns hma $LS_HMA "${ids[@]}"
-  for ((k = 1; k <= LS_LSS; k++)); do ls_lsd_start "$k"; done
+  cp_agent_conf dns hma $LS_HMA "${ids[@]}" &
+  confs+=($!)
   for ((i = 1; i <= LS_SITES; i++)); do
-    ls_site_agent "$i"
+    ls_site_agent_conf "$i" &
+    confs+=($!)
+  done
+  for p in "${confs[@]}"; do wait "$p" || fail "lin6agentd subscriber add failed"; done
+  cp_agent_start dns hma
+  for ((k = 1; k <= LS_LSS; k++)); do ls_lsd_wait "$k"; done
+  for ((i = 1; i <= LS_SITES; i++)); do cp_agent_start "s$i" "ma$i"; done
+  cp_dns_wait dns "$POOL_NAME"
+  for ((i = 1; i <= LS_SITES; i++)); do
     ls_site_resolvd_conf "$i"
-    cp_resolvd_start "s$i"
+    cp_resolvd_spawn "s$i"
   done
   for j in "${!LS_LEVEL[@]}"; do
     [ -n "${LS_BARE[$j]}" ] && continue
     cp_resolvd_conf "u$j" "$(ls_user_id "$j")" - \
       "load_sharing: {timeout_ms: 400, attempts: 3}"
-    cp_resolvd_start "u$j"
+    cp_resolvd_spawn "u$j"
   done
-  for ((i = 1; i <= LS_SITES; i++)); do
-    wait_for 30 cp_registered "s$i" || fail "S$i did not register with MA$i"
-  done
+  for ((i = 1; i <= LS_SITES; i++)); do cp_resolvd_wait_registered "s$i"; done
   for j in "${!LS_LEVEL[@]}"; do
     [ -n "${LS_BARE[$j]}" ] && continue
-    wait_for 30 cp_registered "u$j" || fail "user $j did not register"
+    cp_resolvd_wait_registered "u$j"
   done
-  for ((i = 1; i <= LS_SITES; i++)); do
-    wait_for 30 ls_ma_is 1 "$i" true || fail "MA$i is not active at LS 1"
-  done
+  wait_for 30 ls_all_mas_active 1 || fail "not every MA is active at LS 1: $(ls_state 1)"
 }
 
-# ls_dns: the deployment (users and the pool) into Knot DNS in dns.
+# ls_all_mas_active K: whether LS K holds every site's MA as active.
+ls_all_mas_active() {
+  local i mas=()
+  for ((i = 1; i <= LS_SITES; i++)); do mas+=("\"$(ls_ma "$i")\""); done
+  ls_state "$1" 2>/dev/null | jq -e "[$(IFS=,; echo "${mas[*]}")] - [.mas[] | select(.active) | .addr] == []" > /dev/null
+}
+
+# ls_dns: the deployment (users and the pool) into Knot DNS in dns (started,
+# not waited for: cp_dns_wait).
 ls_dns() {
   local j k lss=()
   for ((k = 1; k <= LS_LSS; k++)); do lss+=("'$(ls_ls $k)'"); done
@@ -199,7 +226,7 @@ ls_dns() {
     echo "pools:"
     echo "  - {name: $POOL_NAME., address: '$POOL_LIN6', ls: [$(IFS=,; echo "${lss[*]}")]}"
   } > "$CP_WORK/deploy.yaml"
-  cp_dns_start dns "$POOL_NAME"
+  cp_dns_spawn
 }
 
 # ls_lsd_conf K: writes LS K's config (peers: every other LS).
@@ -230,14 +257,18 @@ EOF
   } > "$CP_WORK/lsd$k.yaml"
 }
 
-# ls_lsd_start K: (re)starts lsd in ls<K> (configured on first start) and
-# waits until its /metrics answers.
-ls_lsd_start() {
+# ls_lsd_spawn K: (re)starts lsd in ls<K> (configured on first start);
+# ls_lsd_wait K: until it runs.
+ls_lsd_spawn() {
   local k=$1
   [ -f "$CP_WORK/lsd$k.yaml" ] || ls_lsd_conf "$k"
+  CP_LOG_FROM[lsd$k]=$(log_length "$CP_WORK/lsd$k.log")
   ip netns exec "ls$k" env NO_COLOR=1 RUST_LOG=lsd=info lsd --config "$CP_WORK/lsd$k.yaml" >> "$CP_WORK/lsd$k.log" 2>&1 &
   echo $! > "$CP_WORK/lsd$k.pid"
-  wait_for 10 cp_metrics_ok "ls$k" 9731 || fail "lsd $k does not start"
+}
+ls_lsd_wait() {  # (as cp_agent_wait: lsd logs this once every socket is bound)
+  wait_for 20 logged "$CP_WORK/lsd$1.log" "lsd running" "${CP_LOG_FROM[lsd$1]:-0}" ||
+    fail "lsd $1 does not start"
 }
 
 # ls_lsd_kill K [SIGNAL]: stops LS K by its PID.
@@ -247,10 +278,10 @@ ls_lsd_kill() {
   wait "$pid" 2>/dev/null || true
 }
 
-# ls_site_agent I: MA_I (agent "ma<I>" in s<I>): the pool's Node ID as its
-# one subscriber, the LSs found through DNS, its server's capacity
-# LS_CAPACITY[I].
-ls_site_agent() {
+# ls_site_agent_conf I: MA_I's config and database (agent "ma<I>", to run in
+# s<I>): the pool's Node ID as its one subscriber, the LSs found through
+# DNS, its server's capacity LS_CAPACITY[I].
+ls_site_agent_conf() {
   local i=$1 d=$CP_WORK/ma$1 ma; ma=$(ls_ma "$1")
   mkdir -p "$d"
   cat > "$d/agent.yaml" <<EOF
@@ -259,6 +290,7 @@ query_listen: "[$ma]:7301"
 metrics_listen: "[::1]:9301"
 database:
   url: "sqlite://$d/agent.db"
+  connect_timeout_ms: 60000   # as cp_agent_conf's
 mapping:
   max_lifetime_s: 600
 replay:
@@ -283,7 +315,6 @@ ls:
   user_grace_s: 600   # users register with hma, so this MA never holds their mapping
 EOF
   lin6agentd -c "$d/agent.yaml" subscriber add "$POOL_ID" --key $CP_KEY --key-id 1 > /dev/null
-  cp_agent_run "s$i" "ma$i"
 }
 
 # ls_site_resolvd_conf I: S_I's lin6resolvd: the pool's Node ID,

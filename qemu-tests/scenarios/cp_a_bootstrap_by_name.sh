@@ -4,11 +4,14 @@
 # MN's LIN6 address) with no static mapping anywhere: the kernel tables fill
 # through MISS -> DNS (TXT at the reverse name) -> MA Query.
 source "$LIN6_QEMU_TESTS/cp_lib.sh"
+net_begin
 cp_topology
-cp_deployment
-cp_dns_start
 cp_dns_client cn 2001:db8:b::1
+net_commit
+cp_deployment
+cp_dns_spawn
 cp_agent_pair "$MN_ID" "$CN_ID"
+cp_dns_wait
 cp_resolvd_pair
 
 # Each resolver set its node up: identity, locator, LIN6 address on linsix0.

@@ -33,6 +33,11 @@ MOVES=${HANDOVER_MOVES:-3}
 route=()
 for ((i = 1; i <= MOVES; i++)); do route+=($((i % 3 + 1))); done
 last=${route[-1]}
+# The stream's file (below), made while the rest is set up: /dev/urandom
+# takes seconds per 10 MB in the emulated guest.
+head -c $((8000000 + 6000000 * MOVES)) /dev/urandom > "$CP_WORK/file" &
+make_file=$!
+net_begin
 cp_topology --no-mn-link
 MN_TOKEN=::$MN_IID
 for n in 1 2 3; do
@@ -40,9 +45,15 @@ for n in 1 2 3; do
   link r$n uplink rt rt-r$n
   cp_addr rt rt-r$n 2001:db8:f$n::ff/64
   cp_addr r$n uplink 2001:db8:f$n::1/64 2001:db8:f$n::ff
-  in_ns rt ip -6 route add 2001:db8:$n::/64 via 2001:db8:f$n::1
+  nsip rt route add 2001:db8:$n::/64 via 2001:db8:f$n::1
   link mn eth$n r$n mn
+  nsip mn link set eth$n down
   cp_addr r$n mn 2001:db8:$n::1/64
+done
+cp_dns_client cn 2001:db8:b::1
+net_commit
+ra_sysctls=()
+for n in 1 2 3; do
   cat > "$CP_WORK/radvd-r$n.conf" <<EOF
 interface mn {
   AdvSendAdvert on;
@@ -54,22 +65,25 @@ interface mn {
 EOF
   in_ns r$n radvd -C "$CP_WORK/radvd-r$n.conf" -p "$CP_WORK/radvd-r$n.pid" -n -m stderr \
     > "$CP_WORK/radvd-r$n.log" 2>&1 &
-  in_ns mn ip link set eth$n down
-  in_ns mn sysctl -qw net.ipv6.conf.eth$n.accept_ra=1 net.ipv6.conf.eth$n.autoconf=1 \
-    net.ipv6.conf.eth$n.router_solicitation_delay=0
-  in_ns mn ip token set "$MN_TOKEN" dev eth$n
+  ra_sysctls+=(net.ipv6.conf.eth$n.accept_ra=1 net.ipv6.conf.eth$n.autoconf=1
+    net.ipv6.conf.eth$n.router_solicitation_delay=0)
 done
+in_ns mn sysctl -qw "${ra_sysctls[@]}"
+# (After the sysctls: the kernel takes a token only where RAs are accepted.)
+net_begin
+for n in 1 2 3; do nsip mn token set "$MN_TOKEN" dev eth$n; done
+net_commit
 loc() { echo "2001:db8:$1::$MN_IID"; }
 # As ip prints it (RFC 5952 keeps a single zero group).
 has_addr() { in_ns mn ip -6 addr show dev "eth$1" | grep -q "2001:db8:$1:0:$MN_IID/64"; }
 
-# The MN starts on network 1.
+# The MN starts on network 1 (the agents and Knot start meanwhile).
 in_ns mn ip link set eth1 up
-check "SLAAC gave the MN its locator on network 1 (radvd)" wait_for 20 has_addr 1
 cp_deployment
-cp_dns_start
-cp_dns_client cn 2001:db8:b::1
+cp_dns_spawn
 cp_agent_pair "$MN_ID" "$CN_ID"
+check "SLAAC gave the MN its locator on network 1 (radvd)" wait_for 20 has_addr 1
+cp_dns_wait
 cp_resolvd_pair
 check "ma1 has the MN on network 1" test "$(cp_agent_maps ma1 ma1 "$MN_ID")" = 2001:db8:1::/64
 
@@ -103,12 +117,14 @@ sleep 1
 # QoS-aware access link would. With everything in the one 8-packet FIFO,
 # TCP keeps it full and the CN's MA Queries were tail-dropped there, each
 # costing a 200 ms query timeout (seen in the breakdown of earlier runs).
-head -c $((8000000 + 6000000 * MOVES)) /dev/urandom > "$CP_WORK/file"
-in_ns cn tc qdisc add dev eth0 root handle 1: htb default 20
-in_ns cn tc class add dev eth0 parent 1: classid 1:10 htb rate 1gbit prio 0
-in_ns cn tc class add dev eth0 parent 1: classid 1:20 htb rate 1gbit prio 1
-in_ns cn tc qdisc add dev eth0 parent 1:20 handle 20: netem rate 8mbit limit 8
-in_ns cn tc filter add dev eth0 parent 1: protocol ipv6 prio 1 flower ip_tos 0xc0/0xfc classid 1:10
+wait $make_file || fail "the stream's file was not made"
+tc -n cn -b - <<EOF
+qdisc add dev eth0 root handle 1: htb default 20
+class add dev eth0 parent 1: classid 1:10 htb rate 1gbit prio 0
+class add dev eth0 parent 1: classid 1:20 htb rate 1gbit prio 1
+qdisc add dev eth0 parent 1:20 handle 20: netem rate 8mbit limit 8
+filter add dev eth0 parent 1: protocol ipv6 prio 1 flower ip_tos 0xc0/0xfc classid 1:10
+EOF
 in_ns mn timeout $((120 + 10 * MOVES)) socat -u TCP6-LISTEN:5002,bind=[$MN_LIN6],reuseaddr OPEN:"$CP_WORK/recv",creat,trunc &
 server=$!
 sleep 0.5
@@ -141,9 +157,12 @@ wait $server; server_rc=$?
 sleep 0.5
 for p in "${caps[@]}"; do kill "$p" 2>/dev/null || true; done
 for p in "${caps[@]}"; do wait "$p" 2>/dev/null || true; done
+decoders=()
 for n in 1 2 3; do
-  tcpdump -r "$CP_WORK/cap$n.pcap" -n -tt -S > "$CP_WORK/dump$n" 2>/dev/null
+  tcpdump -r "$CP_WORK/cap$n.pcap" -n -tt -S > "$CP_WORK/dump$n" 2>/dev/null &
+  decoders+=($!)
 done
+for p in "${decoders[@]}"; do wait "$p"; done
 # The figures.
 /usr/bin/python3 "$LIN6_QEMU_TESTS/handover.py" "$CP_WORK" "$MN_IID" | tee "$CP_WORK/handover.txt"
 # The CN's queues: drops (qdisc 20: the stream's pacing queue).

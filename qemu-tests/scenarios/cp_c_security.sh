@@ -11,21 +11,24 @@
 # on ma1's link and sent again from ev; the refresh is hand-made (16 bytes,
 # type 0x03, docs/protocol.md).
 source "$LIN6_QEMU_TESTS/cp_lib.sh"
+net_begin
 cp_topology
 host ev
 link ev eth0 rt rt-e
 cp_addr rt rt-e 2001:db8:e::1/64
+net_commit
 cp_deployment
-cp_dns_start
+cp_dns_spawn
 EVIL_ID=02:01:4a:00:00:00:00:09 EVIL_IID=201:4a00:0:9
 OFF_ID=02:01:4a:00:00:00:00:08 OFF_IID=201:4a00:0:8
 cp_agent_pair "$MN_ID $OFF_ID" "$CN_ID"
 in_ns ma1 lin6agentd -c "$CP_WORK/ma1/agent.yaml" subscriber disable "$OFF_ID"
+cp_dns_wait
 
 # The MN registers while ma1's link is captured: that datagram is replayed.
-in_ns ma1 tcpdump -i eth0 -s 0 -U -w "$CP_WORK/reg.pcap" udp dst port 7300 2>/dev/null &
+in_ns ma1 tcpdump -i eth0 -s 0 -U -w "$CP_WORK/reg.pcap" udp dst port 7300 2> "$CP_WORK/tcpdump.err" &
 dump=$!
-sleep 1
+wait_for 30 grep -q 'listening on' "$CP_WORK/tcpdump.err" || fail "tcpdump does not capture: $(cat "$CP_WORK/tcpdump.err")"
 cp_resolvd_pair
 sleep 0.5; kill $dump; wait $dump 2>/dev/null || true
 true_pfx=2001:db8:a::/64
@@ -50,9 +53,10 @@ only_the_mn_accepted() {
 cp_addr ev eth0 "2001:db8:e::$MN_IID/64" 2001:db8:e::1
 CP_SECRET=ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100 \
   cp_resolvd_conf ev "$MN_ID" -
-cp_resolvd_start ev
-check "wrong key: rejected as auth_failed (code 1) and counted" wait_for 15 rejected_ge auth_failed 1
-check "wrong key: ev's resolver was told AuthenticationFailed" grep -q 'last code: AuthenticationFailed' "$CP_WORK/resolvd-ev.log"
+# (Each wait below also covers the resolver's start-up.)
+cp_resolvd_spawn ev
+check "wrong key: rejected as auth_failed (code 1) and counted" wait_for 30 rejected_ge auth_failed 1
+check "wrong key: ev's resolver was told AuthenticationFailed" wait_for 10 grep -q 'last code: AuthenticationFailed' "$CP_WORK/resolvd-ev.log"
 check "wrong key: ma1 logged the refusal" grep -q 'registration refused.*auth_failed' "$CP_WORK/ma1.log"
 check "wrong key: the MN's mapping is unchanged" test "$(cp_agent_maps ma1 ma1 "$MN_ID")" = $true_pfx
 cp_kill resolvd-ev
@@ -81,23 +85,27 @@ check "replay: logged" grep -q 'registration refused.*replayed_sequence' "$CP_WO
 check "replay: the MN's mapping is unchanged" test "$(cp_agent_maps ma1 ma1 "$MN_ID")" = $true_pfx
 
 # 3. Unknown Node ID: a subscriber ma1 never heard of.
-in_ns ev ip -6 addr flush dev eth0 scope global
+net_begin
+nsip ev addr flush dev eth0 scope global
 cp_addr ev eth0 "2001:db8:e::$EVIL_IID/64" 2001:db8:e::1
+net_commit
 cp_resolvd_conf ev "$EVIL_ID" - "ma: ['$CP_MA1']"
-cp_resolvd_start ev
-check "unknown node: rejected as unknown_node (code 2) and counted" wait_for 15 rejected_ge unknown_node 1
-check "unknown node: its resolver was told UnknownNode" grep -q 'last code: UnknownNode' "$CP_WORK/resolvd-ev.log"
+cp_resolvd_spawn ev
+check "unknown node: rejected as unknown_node (code 2) and counted" wait_for 30 rejected_ge unknown_node 1
+check "unknown node: its resolver was told UnknownNode" wait_for 10 grep -q 'last code: UnknownNode' "$CP_WORK/resolvd-ev.log"
 check "unknown node: logged" grep -q 'registration refused.*unknown_node' "$CP_WORK/ma1.log"
 check "unknown node: ma1 has no entry for it" test -z "$(cp_agent_maps ma1 ma1 "$EVIL_ID")"
 cp_kill resolvd-ev
 
 # 4. A disabled subscriber, with its right key.
-in_ns ev ip -6 addr flush dev eth0 scope global
+net_begin
+nsip ev addr flush dev eth0 scope global
 cp_addr ev eth0 "2001:db8:e::$OFF_IID/64" 2001:db8:e::1
+net_commit
 cp_resolvd_conf ev "$OFF_ID" - "ma: ['$CP_MA1']"
-cp_resolvd_start ev
-check "disabled: rejected as disabled (code 3) and counted" wait_for 15 rejected_ge disabled 1
-check "disabled: its resolver was told SubscriberDisabled" grep -q 'last code: SubscriberDisabled' "$CP_WORK/resolvd-ev.log"
+cp_resolvd_spawn ev
+check "disabled: rejected as disabled (code 3) and counted" wait_for 30 rejected_ge disabled 1
+check "disabled: its resolver was told SubscriberDisabled" wait_for 10 grep -q 'last code: SubscriberDisabled' "$CP_WORK/resolvd-ev.log"
 check "disabled: logged" grep -q 'registration refused.*disabled' "$CP_WORK/ma1.log"
 check "disabled: it has no mapping" test "$(cp_agent_maps ma1 ma1 "$OFF_ID")" = none
 cp_kill resolvd-ev

@@ -9,8 +9,9 @@
 source "$LIN6_QEMU_TESTS/cp_lib.sh"
 cp_topology
 cp_deployment
-cp_dns_start
+cp_dns_spawn
 cp_agent_pair "$MN_ID" "$CN_ID"
+cp_dns_wait
 cp_resolvd_pair
 check "cn reaches mn" in_ns cn ping -6 -c 2 -i 0.2 -W 3 "$MN_LIN6"
 

@@ -6,6 +6,7 @@
 # CN talk LIN6. The plain traffic moves no lin6 counter on the MN and starts
 # no resolution.
 source "$LIN6_QEMU_TESTS/cp_lib.sh"
+net_begin
 cp_topology
 host pl; host st
 link pl eth0 rt rt-p
@@ -16,17 +17,16 @@ PL=2001:db8:c::5
 ST=2001:db8:d::1:4a00:0:10     # stationary: interface ID from 00:01:4a:00:00:00:00:10
 cp_addr pl eth0 $PL/64 2001:db8:c::1
 cp_addr st eth0 $ST/64 2001:db8:d::1
+net_commit
 cp_deployment
-cp_dns_start
+cp_dns_spawn
 cp_agent_pair "$MN_ID" "$CN_ID"
+cp_dns_wait
 cp_resolvd_pair
 MN_PLAIN=2001:db8:a::$MN_IID
 check "LIN6 first: cn reaches mn by LIN6 address" in_ns cn ping -6 -c 2 -i 0.2 -W 3 "$MN_LIN6"
 
-stats() { in_ns mn lin6ctl -j stats | python3 -c '
-import json, sys
-s = json.load(sys.stdin)
-print(s["translated_out"], s["translated_in"], s["misses"], s["queued"])'; }
+stats() { in_ns mn lin6ctl -j stats | jq -r '"\(.translated_out) \(.translated_in) \(.misses) \(.queued)"'; }
 before=$(stats)
 resolved=$(cp_resolvd_metric mn lin6resolvd_resolved_total)
 

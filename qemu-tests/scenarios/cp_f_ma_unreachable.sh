@@ -9,8 +9,9 @@
 source "$LIN6_QEMU_TESTS/cp_lib.sh"
 cp_topology
 cp_deployment
-cp_dns_start
+cp_dns_spawn
 cp_agent_pair "$MN_ID" "$CN_ID"
+cp_dns_wait
 cp_resolvd_pair
 # Known to the kernel (lin6.ko's default miss_timeout_ms) and the resolver.
 queue_bound=16

@@ -12,23 +12,27 @@
 source "$LIN6_QEMU_TESTS/lib.sh"
 POOL_ID=02:01:4a:00:00:00:00:63 POOL_IID=201:4a00:0:63
 POOL_LIN6=$LIN6_PREFIX:$POOL_IID
+work=$(mktemp -d)
+# The files the servers stream, made while the network is set up.
+{ head -c 8000000 /dev/urandom > "$work/s1-file" && head -c 200000 /dev/urandom > "$work/s2-file"; } &
+make_files=$!
+net_begin
 router rt; host mn; host s1; host s2
 link mn eth0 rt rt-a
 link s1 eth0 rt rt-b
 link s2 eth0 rt rt-c
-for net in a b c; do in_ns rt ip -6 addr add 2001:db8:$net::1/64 dev rt-$net nodad; done
+for net in a b c; do nsip rt addr add 2001:db8:$net::1/64 dev rt-$net nodad; done
 lin6_node mn "$MN1_ID" "$MN1_IID" 2001:db8:a: 2001:db8:a::1
 lin6_node s1 "$POOL_ID" "$POOL_IID" 2001:db8:b: 2001:db8:b::1
 lin6_node s2 "$POOL_ID" "$POOL_IID" 2001:db8:c: 2001:db8:c::1
+net_commit
 in_ns s1 lin6ctl map add "$MN1_ID" 2001:db8:a::/64 --static
 in_ns s2 lin6ctl map add "$MN1_ID" 2001:db8:a::/64 --static
 in_ns s2 sysctl -qw net.ipv6.icmp.echo_ignore_all=1
 # The servers' streams reach the client at 20 Mbit/s (a short queue keeps
 # pings timely), so a stream of 8 MB runs for seconds.
-in_ns rt tc qdisc add dev rt-a root netem rate 20mbit limit 100
-work=$(mktemp -d)
-head -c 8000000 /dev/urandom > "$work/s1-file"
-head -c 200000 /dev/urandom > "$work/s2-file"
+tc -n rt qdisc add dev rt-a root netem rate 20mbit limit 100
+wait $make_files || fail "the servers' files were not made"
 # serve NS: NS streams its file to each connection to the pool, two at a
 # time, until the scenario ends. Background processes write to files, not
 # to the harness's pipe, which a failed scenario would otherwise leave open.
