@@ -5,6 +5,7 @@
 //! sockets; tests drive this directly with made-up clocks.
 
 use crate::answer_cache::{AnswerCache, AnswerView};
+use crate::assignments::Assignments;
 use crate::config::Config;
 use crate::decision::{Decisions, Pending, Waiter};
 use crate::error::ConfigError;
@@ -51,6 +52,7 @@ pub struct Lsd {
     pool: Option<Ipv6Addr>,
     ma: MaTable,
     answers: AnswerCache,
+    assignments: Assignments,
     load: LoadModel,
     subscribers: Box<dyn SubscriberLevels>,
     decisions: Decisions,
@@ -102,6 +104,7 @@ impl Lsd {
                 cfg.ma_table.drained.iter().copied(),
             ),
             answers: AnswerCache::new(cfg.answers.capacity, cfg.answer_ttl()),
+            assignments: Assignments::new(cfg.answers.capacity, cfg.answer_ttl()),
             load: LoadModel::from_config(&cfg.load),
             subscribers,
             decisions: Decisions::new(cfg.decision.max_pending, unix.wrapping_mul(7919)),
@@ -393,6 +396,20 @@ impl Lsd {
         let Some(level) = self.subscribers.level(req.node_id) else {
             return refuse(self, ReplyCode::UnknownNode, DropReason::UnknownNode, out);
         };
+        let w = Waiter {
+            user: from,
+            sequence,
+            node: req.node_id,
+        };
+        // Asked again from the same network: the same MA, while it lives,
+        // even if this user's own load now keeps others of its level away.
+        if let Some(ma) = self.assignments.get(now, req.node_id, prefix, level)
+            && self.ma.get(&ma).is_some_and(|e| e.active)
+        {
+            Metrics::inc(&self.metrics.repeated_requests);
+            self.send_to_ma(now, unix, ma, level, &[w], out);
+            return;
+        }
         if let Some(ma) = self.answers.get(now, prefix)
             && self
                 .ma
@@ -400,20 +417,10 @@ impl Lsd {
                 .is_some_and(|e| e.eligible(level, &self.load))
         {
             Metrics::inc(&self.metrics.cache_hits);
-            let w = Waiter {
-                user: from,
-                sequence,
-                node: req.node_id,
-            };
-            self.send_to_ma(unix, ma, level, &[w], out);
+            self.send_to_ma(now, unix, ma, level, &[w], out);
             self.relay_ma(now, unix, &ma, out);
             return;
         }
-        let w = Waiter {
-            user: from,
-            sequence,
-            node: req.node_id,
-        };
         match self.decisions.join(prefix, level, w) {
             Some(true) => return,
             Some(false) => return refuse(self, ReplyCode::Busy, DropReason::Busy, out),
@@ -469,9 +476,12 @@ impl Lsd {
     }
 
     /// Replies to the users, counts them on the MA and tells the MA who is
-    /// coming (paper §IV.B step 4).
+    /// coming (paper §IV.B step 4). A user already sent to this MA from its
+    /// network is not counted again (the MA takes the repeated assignment
+    /// as a renewal).
     fn send_to_ma(
         &mut self,
+        now: Instant,
         unix: u32,
         ma: Ipv6Addr,
         level: ServiceLevel,
@@ -482,7 +492,11 @@ impl Lsd {
             return;
         };
         for w in waiters {
-            self.ma.assign(&ma, level);
+            let prefix = Prefix64::of(*w.user.ip());
+            if self.assignments.get(now, w.node, prefix, level) != Some(ma) {
+                self.ma.assign(&ma, level);
+            }
+            self.assignments.insert(now, w.node, prefix, level, ma);
             self.reply_user(w.user, w.sequence, MaReply::Ok { ma_addr: ma, level }, out);
             let assign = MaAssign {
                 node_id: w.node,
@@ -519,7 +533,7 @@ impl Lsd {
         Metrics::inc(&self.metrics.decisions);
         debug!(prefix = %p.prefix, ma = %best, "decided");
         self.answers.insert(now, p.prefix, best);
-        self.send_to_ma(unix, best, p.level, &p.waiters, out);
+        self.send_to_ma(now, unix, best, p.level, &p.waiters, out);
         let mut bodies: Vec<Body> = Vec::new();
         if let Some(a) = self.answers.to_entry(now, p.prefix) {
             bodies.push(
@@ -553,6 +567,7 @@ impl Lsd {
                 }
                 Ok(Change::Deactivated) => {
                     self.answers.drop_ma(&e.ma_addr);
+                    self.assignments.drop_ma(&e.ma_addr);
                 }
                 Ok(_) => {}
             }
@@ -598,6 +613,7 @@ impl Lsd {
         let mut out = Vec::new();
         for ma in self.ma.expire(now) {
             let dropped = self.answers.drop_ma(&ma);
+            self.assignments.drop_ma(&ma);
             info!(%ma, dropped_answers = dropped, "MA inactive: no heartbeat in time");
             Metrics::inc(&self.metrics.ma_inactivated);
             self.relay_ma(now, unix, &ma, &mut out);
@@ -617,6 +633,7 @@ impl Lsd {
         }
         if now >= self.next_sweep {
             self.answers.expire(now);
+            self.assignments.expire(now);
             self.next_sweep = now + SWEEP_EVERY;
             // Once a second rather than per datagram: these walk the table.
             let (normal, premium) = self.ma.users_by_level();

@@ -4,6 +4,7 @@
 //! config reference: docs/lsd.md.
 
 pub mod answer_cache;
+pub mod assignments;
 pub mod bench;
 pub mod config;
 pub mod decision;

@@ -71,6 +71,8 @@ impl DropReason {
 pub struct Metrics {
     pub ma_requests: AtomicU64,
     pub cache_hits: AtomicU64,
+    /// Requests from a user already sent to an MA from the same network.
+    pub repeated_requests: AtomicU64,
     pub rtt_requests_sent: AtomicU64,
     pub rtt_replies: AtomicU64,
     pub decisions: AtomicU64,
@@ -129,6 +131,11 @@ impl Metrics {
             "cache_hits_total",
             "Requests answered from the answer cache.",
             &self.cache_hits,
+        );
+        counter(
+            "repeated_requests_total",
+            "Requests answered with the MA the same user was sent to from the same network.",
+            &self.repeated_requests,
         );
         counter(
             "rtt_requests_sent_total",

@@ -271,8 +271,27 @@ async fn a_request_gets_the_lowest_rtt_ma_with_room_and_that_ma_is_told() {
         (e.normal, e.premium)
     });
     assert_eq!(counts, (1, 0), "the LS counts the user it sent");
-    // The same network asks again: answered from the cache, no new probes.
+    // The same user asks again: the same MA, no new probes, not counted
+    // twice.
     assert_eq!(ask(a.ls_addr, NORMAL).await, r);
+    assert_eq!(slow.rtt_requests.load(Ordering::SeqCst), 1);
+    let repeated = a.with(|s| s.metrics().repeated_requests.load(Ordering::SeqCst));
+    assert_eq!(repeated, 1);
+    let counts = a.with(|s| {
+        let e = s.ma_table().get(&best.addr).unwrap();
+        (e.normal, e.premium)
+    });
+    assert_eq!(counts, (1, 0), "a repeated request is not a second user");
+    // Another user of the same network: answered from the cache, no new
+    // probes.
+    let premium = ask(a.ls_addr, PREMIUM).await;
+    assert_eq!(
+        premium,
+        MaReply::Ok {
+            ma_addr: best.addr,
+            level: ServiceLevel::Premium
+        }
+    );
     assert_eq!(slow.rtt_requests.load(Ordering::SeqCst), 1);
     assert_eq!(a.with(|s| s.metrics().cache_hits.load(Ordering::SeqCst)), 1);
     a.shutdown().await;

@@ -291,3 +291,59 @@ fn metrics_show_users_per_level_on_active_mas_and_drained_mas() {
     assert!(text.contains("lsd_users{level=\"premium\"} 1\n"), "{text}");
     assert!(text.contains("lsd_ma_drained 1\n"), "{text}");
 }
+
+#[test]
+fn a_repeated_request_gets_the_same_ma_and_is_counted_once_though_its_own_count_filled_it() {
+    let (mut s, t0) = lsd("");
+    // MA 1 has room for one normal user (500 of 0.9 x 1000 kbit/s), MA 2
+    // for many; MA 1 is the nearer.
+    for (n, capacity_kbps) in [(1, 1000), (2, 100_000)] {
+        let hb = Heartbeat {
+            ma_addr: ma(n),
+            capacity_kbps,
+            normal: 0,
+            premium: 0,
+            load_ppm: 0,
+            draining: false,
+        };
+        s.handle(t0, UNIX, Sock::Ls, ma_ctl(n), &signed(1, hb));
+    }
+    // The decision ends when the last MA answers.
+    let mut outs = Vec::new();
+    for (to, id) in rtt_request_ids(&request(&mut s, t0, user(1))) {
+        let mean_us = if to == ma_ctl(1) { 10 } else { 20 };
+        let status = RttStatus::Reachable {
+            mean_us,
+            answered: 4,
+        };
+        let reply = RttReply {
+            request_id: id,
+            status,
+        };
+        outs.extend(s.handle(t0, UNIX, Sock::Ls, to, &signed(2, reply)));
+    }
+    let sent_to_ma1 = MaReply::Ok {
+        ma_addr: ma(1),
+        level: ServiceLevel::Normal,
+    };
+    assert_eq!(replies_to(&outs, user(1)), vec![sent_to_ma1]);
+
+    // The user's resolver asks again (its reply was late, or lost): MA 1
+    // now looks full for normal users, by this user's own count.
+    let outs = request(&mut s, t0 + Duration::from_millis(600), user(1));
+    assert!(rtt_request_ids(&outs).is_empty(), "no second decision");
+    assert_eq!(replies_to(&outs, user(1)), vec![sent_to_ma1]);
+    assert!(
+        outs.iter().any(|o| o.to == ma_ctl(1)),
+        "MA 1 hears of the user again (a renewal there)"
+    );
+    s.tick(t0 + Duration::from_millis(1100), UNIX);
+    let text = s.metrics().render();
+    assert!(text.contains("lsd_users{level=\"normal\"} 1\n"), "{text}");
+    assert!(text.contains("lsd_repeated_requests_total 1\n"), "{text}");
+
+    // From another network it is a user that moved: decided afresh, and
+    // MA 1 has no room left for it.
+    let outs = request(&mut s, t0 + Duration::from_millis(1200), user(2));
+    assert_eq!(rtt_request_ids(&outs).len(), 1, "only MA 2 is asked");
+}
