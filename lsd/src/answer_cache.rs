@@ -5,30 +5,23 @@
 use lin6::addr::Prefix64;
 use lin6::ls::AnsEntry;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 use tokio::time::Instant;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Answer {
-    pub ma: Ipv6Addr,
-    pub expires: Instant,
-}
+use crate::ttl_map::TtlMap;
 
 #[derive(Debug)]
 pub struct AnswerCache {
-    capacity: usize,
     ttl: Duration,
-    map: HashMap<Prefix64, Answer>,
+    map: TtlMap<Prefix64, Ipv6Addr>,
 }
 
 impl AnswerCache {
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         AnswerCache {
-            capacity,
             ttl,
-            map: HashMap::new(),
+            map: TtlMap::new(capacity),
         }
     }
 
@@ -43,36 +36,11 @@ impl AnswerCache {
     /// A live answer; an expired one is treated as absent even before the
     /// sweep removes it.
     pub fn get(&self, now: Instant, prefix: Prefix64) -> Option<Ipv6Addr> {
-        self.map
-            .get(&prefix)
-            .filter(|a| a.expires > now)
-            .map(|a| a.ma)
+        self.map.get(now, &prefix).copied()
     }
 
     pub fn insert(&mut self, now: Instant, prefix: Prefix64, ma: Ipv6Addr) {
-        self.insert_for(now, prefix, ma, self.ttl);
-    }
-
-    fn insert_for(&mut self, now: Instant, prefix: Prefix64, ma: Ipv6Addr, ttl: Duration) {
-        if !self.map.contains_key(&prefix) && self.map.len() >= self.capacity {
-            self.expire(now);
-            if self.map.len() >= self.capacity
-                && let Some(victim) = self
-                    .map
-                    .iter()
-                    .min_by_key(|(_, a)| a.expires)
-                    .map(|(p, _)| *p)
-            {
-                self.map.remove(&victim);
-            }
-        }
-        self.map.insert(
-            prefix,
-            Answer {
-                ma,
-                expires: now + ttl,
-            },
-        );
+        self.map.insert(now, prefix, ma, now + self.ttl);
     }
 
     /// Applies an answer relayed by a peer; zero seconds left withdraws it.
@@ -84,35 +52,31 @@ impl AnswerCache {
             return;
         }
         let ttl = Duration::from_secs(e.remaining_s.into()).min(self.ttl);
-        self.insert_for(now, e.prefix, e.ma_addr, ttl);
+        self.map.insert(now, e.prefix, e.ma_addr, now + ttl);
     }
 
     pub fn remove(&mut self, prefix: Prefix64) -> bool {
-        self.map.remove(&prefix).is_some()
+        self.map.remove(&prefix)
     }
 
     /// Drops every answer that points at `ma`; returns how many.
     pub fn drop_ma(&mut self, ma: &Ipv6Addr) -> usize {
-        let before = self.map.len();
-        self.map.retain(|_, a| a.ma != *ma);
-        before - self.map.len()
+        self.map.retain(|_, a| a != ma)
     }
 
     pub fn expire(&mut self, now: Instant) -> usize {
-        let before = self.map.len();
-        self.map.retain(|_, a| a.expires > now);
-        before - self.map.len()
+        self.map.expire(now)
     }
 
     pub fn to_entries(&self, now: Instant) -> Vec<AnsEntry> {
         let mut v: Vec<AnsEntry> = self
             .map
             .iter()
-            .filter_map(|(p, a)| {
-                let s = secs_left(now, a);
+            .filter_map(|(p, ma, expires)| {
+                let s = secs_left(now, expires);
                 (s > 0).then_some(AnsEntry {
                     prefix: *p,
-                    ma_addr: a.ma,
+                    ma_addr: *ma,
                     remaining_s: s,
                 })
             })
@@ -122,11 +86,13 @@ impl AnswerCache {
     }
 
     pub fn to_entry(&self, now: Instant, prefix: Prefix64) -> Option<AnsEntry> {
-        self.map.get(&prefix).map(|a| AnsEntry {
-            prefix,
-            ma_addr: a.ma,
-            remaining_s: secs_left(now, a),
-        })
+        self.map
+            .get_with_expiry(&prefix)
+            .map(|(ma, expires)| AnsEntry {
+                prefix,
+                ma_addr: *ma,
+                remaining_s: secs_left(now, expires),
+            })
     }
 
     pub fn snapshot(&self, now: Instant) -> Vec<AnswerView> {
@@ -142,8 +108,8 @@ impl AnswerCache {
 }
 
 /// Rounded up, so an answer with 0.4 s left is not relayed as a withdrawal.
-fn secs_left(now: Instant, a: &Answer) -> u32 {
-    let d = a.expires.saturating_duration_since(now);
+fn secs_left(now: Instant, expires: Instant) -> u32 {
+    let d = expires.saturating_duration_since(now);
     let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
     s.min(u64::from(u32::MAX)) as u32
 }

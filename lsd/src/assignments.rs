@@ -10,31 +10,23 @@
 
 use lin6::addr::{NodeId, Prefix64};
 use lin6::ls::ServiceLevel;
-use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 use tokio::time::Instant;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Assignment {
-    ma: Ipv6Addr,
-    level: ServiceLevel,
-    expires: Instant,
-}
+use crate::ttl_map::TtlMap;
 
 #[derive(Debug)]
 pub struct Assignments {
-    capacity: usize,
     ttl: Duration,
-    map: HashMap<(NodeId, Prefix64), Assignment>,
+    map: TtlMap<(NodeId, Prefix64), (Ipv6Addr, ServiceLevel)>,
 }
 
 impl Assignments {
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         Assignments {
-            capacity,
             ttl,
-            map: HashMap::new(),
+            map: TtlMap::new(capacity),
         }
     }
 
@@ -55,9 +47,9 @@ impl Assignments {
         level: ServiceLevel,
     ) -> Option<Ipv6Addr> {
         self.map
-            .get(&(node, prefix))
-            .filter(|a| a.expires > now && a.level == level)
-            .map(|a| a.ma)
+            .get(now, &(node, prefix))
+            .filter(|(_, l)| *l == level)
+            .map(|(ma, _)| *ma)
     }
 
     pub fn insert(
@@ -68,41 +60,18 @@ impl Assignments {
         level: ServiceLevel,
         ma: Ipv6Addr,
     ) {
-        let key = (node, prefix);
-        if !self.map.contains_key(&key) && self.map.len() >= self.capacity {
-            self.expire(now);
-            if self.map.len() >= self.capacity
-                && let Some(victim) = self
-                    .map
-                    .iter()
-                    .min_by_key(|(_, a)| a.expires)
-                    .map(|(k, _)| *k)
-            {
-                self.map.remove(&victim);
-            }
-        }
-        self.map.insert(
-            key,
-            Assignment {
-                ma,
-                level,
-                expires: now + self.ttl,
-            },
-        );
+        self.map
+            .insert(now, (node, prefix), (ma, level), now + self.ttl);
     }
 
     /// Forgets every user sent to `ma` (it went inactive: they must be
     /// decided afresh); returns how many.
     pub fn drop_ma(&mut self, ma: &Ipv6Addr) -> usize {
-        let before = self.map.len();
-        self.map.retain(|_, a| a.ma != *ma);
-        before - self.map.len()
+        self.map.retain(|_, (m, _)| m != ma)
     }
 
     pub fn expire(&mut self, now: Instant) -> usize {
-        let before = self.map.len();
-        self.map.retain(|_, a| a.expires > now);
-        before - self.map.len()
+        self.map.expire(now)
     }
 }
 
