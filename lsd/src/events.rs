@@ -401,10 +401,11 @@ impl Lsd {
             sequence,
             node: req.node_id,
         };
-        // Asked again from the same network: the same MA, while it lives,
-        // even if this user's own load now keeps others of its level away.
+        // Asked again from the same network: the same MA, while it takes
+        // users, even if this user's own load now keeps others of its level
+        // away. A draining MA's users are decided afresh.
         if let Some(ma) = self.assignments.get(now, req.node_id, prefix, level)
-            && self.ma.get(&ma).is_some_and(|e| e.active)
+            && self.ma.get(&ma).is_some_and(|e| e.open())
         {
             Metrics::inc(&self.metrics.repeated_requests);
             self.send_to_ma(now, unix, ma, level, &[w], out);

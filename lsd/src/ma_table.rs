@@ -31,10 +31,13 @@ pub struct MaState {
 impl MaState {
     /// Whether new users of `level` may be sent here.
     pub fn eligible(&self, level: ServiceLevel, load: &LoadModel) -> bool {
-        self.active
-            && !self.ma_draining
-            && !self.admin_drained
-            && load.has_room(level, self.normal, self.premium, self.capacity_kbps)
+        self.open() && load.has_room(level, self.normal, self.premium, self.capacity_kbps)
+    }
+
+    /// Active and taking users (neither it nor the operator drains it),
+    /// room or not.
+    pub fn open(&self) -> bool {
+        self.active && !self.ma_draining && !self.admin_drained
     }
 }
 
