@@ -140,21 +140,6 @@ cp_dns_wait() {
     || fail "knotd does not answer for $name"
 }
 
-# cp_dns_client NS GW: lets glibc's stub resolver in LIN6 node NS reach Knot.
-# WORKAROUND for lin6.ko's input rule (kmod/xlat.rs `input`): every packet
-# to one of our locators gets our LIN6 address as destination, whatever its
-# source, so the reply to a socket bound or connected to the locator (glibc
-# connects its UDP socket to the server) finds no socket (port unreachable).
-# lin6resolvd is not hit (its sockets are bound to [::] and unconnected).
-# Here the DNS server is reached from a second, plain address of NS, which
-# lin6 leaves alone. Scenario cp_e shows the bug itself.
-cp_dns_client() {
-  local ns=$1 gw=$2 plain
-  plain=${gw%::1}::53:53
-  nsip "$ns" addr add "$plain/64" dev eth0 nodad
-  nsip "$ns" route add $CP_DNS/128 via "$gw" src "$plain"
-}
-
 # cp_in_dns_ns NS CMD...: CMD in NS with /etc/resolv.conf naming our Knot
 # (a bind mount in a mount namespace of its own: the guest's /etc is the
 # host's, read-only), so getaddrinfo finds the test zone.
@@ -294,6 +279,17 @@ cp_resolvd_pair() {
   cp_resolvd_conf cn "$CN_ID" "$CN_NAME"
   cp_resolvd_spawn mn; cp_resolvd_spawn cn
   cp_resolvd_wait_registered mn; cp_resolvd_wait_registered cn
+}
+
+# cp_control_plane: cp_topology's whole control plane, from a built
+# network to both nodes registered: the deployment in Knot DNS, both MAs
+# (each with its node as subscriber), both resolvers.
+cp_control_plane() {
+  cp_deployment
+  cp_dns_spawn
+  cp_agent_pair "$MN_ID" "$CN_ID"
+  cp_dns_wait
+  cp_resolvd_pair
 }
 
 # cp_resolvd_run NS: starts NS's lin6resolvd and waits until it has

@@ -10,11 +10,11 @@
 #    2001:db8:a<N>::/64)   |--- dns     2001:db8:53::53 (knotd)
 #                                       2001:db8:53::7  (users' MA, "hma")
 #
-# - Site I (namespace s<I>, 2001:db8:5<I>::/64) is the content server S_I
+# - Site I (namespace s<I>, 2001:db8:6<I>::/64) is the content server S_I
 #   and its MA_I in one box: S_I is a LIN6 node whose Node ID is the pool's
-#   ($POOL_ID; locator 2001:db8:5<I>::$POOL_IID) and registers with MA_I
+#   ($POOL_ID; locator 2001:db8:6<I>::$POOL_IID) and registers with MA_I
 #   (lin6resolvd with `registration.ma` naming MA_I); MA_I (lin6agentd at
-#   2001:db8:5<I>::a, its own SQLite) therefore answers for the pool
+#   2001:db8:6<I>::a, its own SQLite) therefore answers for the pool
 #   address with S_I's own locator, heartbeats the LS and measures RTTs.
 #   The MAs find the LSs through DNS (ls.discovery), as the issue asks.
 # - User network N is a bridge in rt; user J (namespace u<J>, Node ID
@@ -54,9 +54,10 @@ declare -A LS_LEVEL=() LS_NET=() LS_BARE=()
 declare -A LS_DELAY_MS=()        # "NET,SITE" -> delay set by ls_delay
 LS_SITES=0 LS_NETS=0 LS_LSS=0 LS_DELAYS_SET=
 
-# Addresses. ls_site_prefix I: site I's /64 without "::/64".
-ls_site_prefix() { echo "2001:db8:5$1"; }
-ls_ma() { echo "2001:db8:5$1::a"; }
+# Addresses. ls_site_prefix I: site I's /64 without "::/64". (Not
+# 2001:db8:5<I>: site 3's would be the DNS network's, 2001:db8:53.)
+ls_site_prefix() { echo "2001:db8:6$1"; }
+ls_ma() { echo "2001:db8:6$1::a"; }
 ls_net_prefix() { echo "2001:db8:a$1"; }
 ls_ls() { echo "2001:db8:f$1::10"; }
 ls_user_id() { echo "02:01:4a:00:00:00:00:2$1"; }
@@ -150,13 +151,18 @@ ls_user() {
 # ls_user_move J NET: user J moves to network NET: its veth goes into NET's
 # bridge, it gets its locator there (lin6.ko raises a PREFIX event, its
 # lin6resolvd re-registers and tells its correspondents), and the old
-# address goes.
+# address goes. Two execs: the user's side is one ip batch (new address,
+# default route through NET's router, old address deleted), in that order,
+# so the node always has a locator (the old one's going is then no event).
 ls_user_move() {
   local j=$1 old; old=$(ls_user_addr "$1")
   in_ns rt ip link set "rt-u$j" master "br-a$2"
   LS_NET[$j]=$2
-  cp_addr "u$j" eth0 "$(ls_user_addr "$j")/64" "$(ls_net_prefix "$2")::1"
-  in_ns "u$j" ip -6 addr del "$old/64" dev eth0
+  ip -6 -n "u$j" -b - <<EOF || fail "user $j's move to network $2 failed"
+addr add $(ls_user_addr "$j")/64 dev eth0 nodad
+route replace default via $(ls_net_prefix "$2")::1 dev eth0
+addr del $old/64 dev eth0
+EOF
 }
 
 # ls_start: builds the topology, then starts Knot DNS, the users' MA, the
@@ -257,13 +263,14 @@ EOF
   } > "$CP_WORK/lsd$k.yaml"
 }
 
-# ls_lsd_spawn K: (re)starts lsd in ls<K> (configured on first start);
+# ls_lsd_spawn K: (re)starts lsd in ls<K> (configured on first start; its
+# RUST_LOG is LS_LSD_LOG, default lsd=info);
 # ls_lsd_wait K: until it runs.
 ls_lsd_spawn() {
   local k=$1
   [ -f "$CP_WORK/lsd$k.yaml" ] || ls_lsd_conf "$k"
   CP_LOG_FROM[lsd$k]=$(log_length "$CP_WORK/lsd$k.log")
-  ip netns exec "ls$k" env NO_COLOR=1 RUST_LOG=lsd=info lsd --config "$CP_WORK/lsd$k.yaml" >> "$CP_WORK/lsd$k.log" 2>&1 &
+  ip netns exec "ls$k" env NO_COLOR=1 RUST_LOG=${LS_LSD_LOG:-lsd=info} lsd --config "$CP_WORK/lsd$k.yaml" >> "$CP_WORK/lsd$k.log" 2>&1 &
   echo $! > "$CP_WORK/lsd$k.pid"
 }
 ls_lsd_wait() {  # (as cp_agent_wait: lsd logs this once every socket is bound)
@@ -350,7 +357,7 @@ ls_resolve() {
 ls_site_of() {
   local p; p=$(cp_map "u$1" "$POOL_ID")
   p=${p%%::/64*}
-  echo "${p#2001:db8:5}"
+  echo "${p#2001:db8:6}"
 }
 ls_site_is() { test "$(ls_site_of "$1")" = "$2"; }
 
@@ -370,10 +377,12 @@ ls_answer() {
     '.answers[] | select(.prefix == $p) | .ma'
 }
 
-# ls_tables K: LS K's MA table and answer cache without the timers, sorted:
-# what two LSs in sync hold alike.
+# ls_tables K: what two LSs in sync hold alike, sorted: each MA's address,
+# state and load, each answer's prefix and MA; not the timers, nor where an
+# MA's heartbeats come from.
 ls_tables() {
-  ls_state "$1" | jq -cS '{mas: [.mas[] | del(.timer_ms, .control)] | sort_by(.addr),
+  ls_state "$1" | jq -cS '{mas: [.mas[] | {addr, active, ma_draining, admin_drained, capacity_kbps,
+                                      normal, premium, load_ppm, reported_load_ppm}] | sort_by(.addr),
     answers: [.answers[] | {prefix, ma}] | sort_by(.prefix)}'
 }
 
@@ -403,7 +412,10 @@ pid $d/nginx.pid;
 error_log $d/error.log;
 events { worker_connections 64; }
 http {
-  access_log $d/access.log;
+  # The connection's serial number with each request: one request on one
+  # connection shows that a stream was never fetched again.
+  log_format conn '\$remote_addr conn=\$connection \$status \$body_bytes_sent "\$request"';
+  access_log $d/access.log conn;
   client_body_temp_path $d/body;
   proxy_temp_path $d/proxy;
   fastcgi_temp_path $d/fastcgi;
@@ -416,4 +428,26 @@ EOF
   ip netns exec "s$1" nginx -c "$d/nginx.conf" -e "$d/error.log" >> "$CP_WORK/nginx$1.log" 2>&1 &
   wait_for 10 in_ns "s$1" curl -sf -o /dev/null -g "http://[$(ls_ma "$1")]/media.bin" -r 0-0 \
     || fail "nginx in s$1 does not serve"
+}
+
+# ls_fetch J OUT [CURL_ARGS...]: user J fetches the media file by the pool's
+# name (getaddrinfo through Knot DNS, then the pool's LIN6 address) into
+# OUT; prints curl's "connections remote_ip http_code bytes".
+ls_fetch() {
+  local j=$1 out=$2; shift 2
+  cp_in_dns_ns "u$j" curl -6 -sS "$@" -o "$out" \
+    -w '%{num_connects} %{remote_ip} %{http_code} %{size_download}\n' "http://$POOL_NAME/media.bin"
+}
+
+# ls_served I J: the lines of site I's nginx access log for user J (by its
+# LIN6 address, which the site's kernel gives the server as the peer), one
+# per request: 'ADDR conn=N STATUS BYTES "REQUEST"'. Builtins only.
+ls_served() {
+  local f=$CP_WORK/nginx$1/access.log me l lines=()
+  me=$(ls_user_lin6 "$2")
+  [ -f "$f" ] || return 0
+  mapfile -t lines < "$f"
+  for l in "${lines[@]}"; do
+    if [[ $l == "$me "* ]]; then echo "$l"; fi
+  done
 }

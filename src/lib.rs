@@ -12,4 +12,7 @@ pub mod ls;
 pub mod mmsg;
 pub mod netlink;
 pub mod qos;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_ports;
+pub mod ttl_map;
 pub mod wire;

@@ -24,7 +24,8 @@ use crate::users::{Assigned, User, Users, load_ppm};
 use lin6::addr::NodeId;
 use lin6::auth::{Key, ReplayWindow, unix_now};
 use lin6::ls::{
-    Body, Frame, Heartbeat, MAX_DATAGRAM, Message, RttReply, RttRequest, RttStatus, ServiceLevel,
+    Body, ClockSequence, Frame, Heartbeat, MAX_DATAGRAM, Message, RttReply, RttRequest, RttStatus,
+    ServiceLevel,
 };
 use serde::Serialize;
 use std::net::{Ipv6Addr, SocketAddr};
@@ -142,7 +143,7 @@ pub struct LsShared {
     /// The last sequence number used. Held while a message is signed *and*
     /// sent, so that messages leave in the order of their sequence numbers:
     /// the LS drops anything not newer than what it last accepted from us.
-    sequence: Mutex<u32>,
+    sequence: Mutex<ClockSequence>,
     metrics: Arc<Metrics>,
     shaping: ShapingQueue,
 }
@@ -201,8 +202,8 @@ impl LsShared {
     /// might, and counts it).
     fn send_signed(&self, sock: &UdpSocket, body: impl Into<Body>, to: SocketAddr) -> bool {
         let mut seq = self.sequence.lock().unwrap_or_else(|p| p.into_inner());
-        *seq = seq.wrapping_add(1);
-        let bytes = match Message::new(*seq, unix_now(), body).encode(Some(&self.key)) {
+        let unix = unix_now();
+        let bytes = match Message::new(seq.next(unix), unix, body).encode(Some(&self.key)) {
             Ok(b) => b,
             Err(e) => {
                 warn!("cannot encode an LS message: {e}");
@@ -286,14 +287,9 @@ pub async fn spawn(
             Duration::from_millis(cfg.failover_after_ms),
             now,
         )),
-        // Starts at the wall clock in ms, as lsd's does: after a restart our
+        // Follows the wall clock, as lsd's does: after a restart our
         // sequence numbers are still newer than the ones the LSs remember.
-        sequence: Mutex::new(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u32)
-                .unwrap_or(0),
-        ),
+        sequence: Mutex::new(ClockSequence::now()),
         metrics: agent.metrics().clone(),
         shaping,
         key,

@@ -199,9 +199,10 @@ impl NftTc {
             ServiceLevel::Premium => PREMIUM_CLASS,
         };
         let r = self.rate(level);
+        let b = leaf_burst_bytes(r);
         let mark = Self::mark(minor);
         let mut lines = vec![format!(
-            "class replace dev {d} parent 1:{parent:x} classid 1:{minor:x} htb rate {r}kbit ceil {r}kbit"
+            "class replace dev {d} parent 1:{parent:x} classid 1:{minor:x} htb rate {r}kbit ceil {r}kbit burst {b} cburst {b}"
         )];
         if self.p.classifier == Classifier::Fw {
             lines.push(format!(
@@ -384,6 +385,16 @@ impl Shaper for NftTc {
     }
 }
 
+/// A user's bucket: 20 ms of its rate, at least two full-size packets. tc's
+/// default for these rates is one packet (~1.6 kB), which loses rate
+/// whenever the qdisc's watchdog fires late (a busy host, an emulated
+/// guest): what could not be sent in time is gone, so the user gets less
+/// than the level. A bigger bucket lets it catch up; over any span of
+/// seconds the rate is still the level's.
+fn leaf_burst_bytes(rate_kbps: u32) -> u32 {
+    (rate_kbps / 8 * 20).max(3_200)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,12 +413,19 @@ mod tests {
     }
 
     #[test]
+    fn a_users_bucket_holds_20_ms_of_its_rate_and_at_least_two_packets() {
+        assert_eq!(leaf_burst_bytes(6_000), 15_000);
+        assert_eq!(leaf_burst_bytes(2_000), 5_000);
+        assert_eq!(leaf_burst_bytes(500), 3_200);
+    }
+
+    #[test]
     fn a_user_gets_a_leaf_at_its_levels_rate_under_its_levels_class() {
         let s = shaper(Classifier::Fw);
         let l = s.user_lines(ServiceLevel::Premium, 0x100);
         assert_eq!(
             l[0],
-            "class replace dev eth0 parent 1:20 classid 1:100 htb rate 2000kbit ceil 2000kbit"
+            "class replace dev eth0 parent 1:20 classid 1:100 htb rate 2000kbit ceil 2000kbit burst 5000 cburst 5000"
         );
         assert_eq!(
             l[1],

@@ -7,8 +7,8 @@ use common::*;
 use lin6::auth::Key;
 use lin6::ls::ServiceLevel;
 use lin6::wire::{QueryAnswer, UpdateCode};
-use lin6agentd::QueryOutcome;
 use lin6agentd::metrics::{Metrics, Reject};
+use lin6agentd::{Agent, QueryOutcome};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,17 +42,24 @@ async fn valid_registration_gets_signed_ok_and_query_returns_it() {
     assert_eq!(Metrics::get(&a.metrics().registrations_accepted), 1);
 }
 
-/// Registers prefix(1) for node(1), then checks that `bad` is refused with
-/// `code` (signed or not as given) and the mapping is still prefix(1).
-async fn refused_and_unchanged(bad: Vec<u8>, now: u64, code: UpdateCode, signed: bool) {
-    let dir = tempfile::tempdir().unwrap();
-    let a = agent(&sqlite_url(&dir)).await;
+/// An agent on a fresh SQLite database in `dir` whose subscriber node(1)
+/// (key 1) has registered prefix(1) with sequence 10.
+async fn agent_with_node_1_registered(dir: &tempfile::TempDir) -> Agent {
+    let a = agent(&sqlite_url(dir)).await;
     add(a.store(), node(1), 1).await;
     let ok = a
         .register(NOW, &request(node(1), &key(1), 10, prefix(1), TS, 300))
         .await
         .unwrap();
     assert_eq!(reply_code(&ok, &key(1)).0, UpdateCode::Ok);
+    a
+}
+
+/// Registers prefix(1) for node(1), then checks that `bad` is refused with
+/// `code` (signed or not as given) and the mapping is still prefix(1).
+async fn refused_and_unchanged(bad: Vec<u8>, now: u64, code: UpdateCode, signed: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent_with_node_1_registered(&dir).await;
     let r = a.register(now, &bad).await.unwrap();
     assert_eq!(reply_code(&r, &key(1)), (code, signed));
     assert_eq!(r.len(), if signed { 44 } else { 8 });
@@ -405,13 +412,7 @@ async fn sqlite_register_statement_checks_freshness_and_key() {
 #[tokio::test]
 async fn replaced_key_is_refused_although_the_agent_remembered_the_old_one() {
     let dir = tempfile::tempdir().unwrap();
-    let a = agent(&sqlite_url(&dir)).await;
-    add(a.store(), node(1), 1).await;
-    let r = a
-        .register(NOW, &request(node(1), &key(1), 10, prefix(1), TS, 300))
-        .await
-        .unwrap();
-    assert_eq!(reply_code(&r, &key(1)).0, UpdateCode::Ok);
+    let a = agent_with_node_1_registered(&dir).await;
     a.store().delete_subscriber(node(1)).await.unwrap();
     a.store()
         .add_subscriber(node(1), 1, OTHER_SECRET, ServiceLevel::Normal, 0)

@@ -3,51 +3,35 @@
 //! Bounded: when full, expired entries go first, then the one that expires
 //! soonest.
 
-use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
 use lin6::discovery::Server;
+use lin6::ttl_map::TtlMap;
 
 pub struct MaCache {
-    capacity: usize,
     max_ttl: Duration,
-    entries: HashMap<Ipv6Addr, (Vec<Server>, Instant)>,
+    entries: TtlMap<Ipv6Addr, Vec<Server>>,
 }
 
 impl MaCache {
     pub fn new(capacity: usize, max_ttl: Duration) -> MaCache {
         MaCache {
-            capacity: capacity.max(1),
             max_ttl,
-            entries: HashMap::new(),
+            entries: TtlMap::new(capacity.max(1)),
         }
     }
 
     /// The MAs of the LIN6 address `addr`, if known and not expired.
     pub fn get(&self, addr: Ipv6Addr, now: Instant) -> Option<Vec<Server>> {
-        let (mas, until) = self.entries.get(&addr)?;
-        (now < *until).then(|| mas.clone())
+        self.entries.get(now, &addr).cloned()
     }
 
     pub fn put(&mut self, addr: Ipv6Addr, mas: Vec<Server>, valid_until: Instant, now: Instant) {
         let until = valid_until.min(now + self.max_ttl);
-        if until <= now {
-            return;
+        if until > now {
+            self.entries.insert(now, addr, mas, until);
         }
-        if !self.entries.contains_key(&addr) && self.entries.len() >= self.capacity {
-            self.entries.retain(|_, (_, u)| *u > now);
-            if self.entries.len() >= self.capacity
-                && let Some(k) = self
-                    .entries
-                    .iter()
-                    .min_by_key(|(_, (_, u))| *u)
-                    .map(|(k, _)| *k)
-            {
-                self.entries.remove(&k);
-            }
-        }
-        self.entries.insert(addr, (mas, until));
     }
 
     /// Forgets `addr`: its MAs did not answer, so ask DNS again next time.

@@ -167,25 +167,67 @@ fn user_config(dns: SocketAddr, ma_port: u16) -> lin6resolvd::Config {
     )
 }
 
+/// An LS and two pool members, sites A and B: each an MA answering for the
+/// pool with its own server's prefix (s_a, s_b), on one port at two
+/// loopback addresses (A [::1], B ::ffff:127.0.0.1); the servers registered
+/// and both MAs active at the LS. `user` is a subscriber of A's database.
+struct TwoSites {
+    ls: lsd::Running,
+    port: u16,
+    addr_a: Ipv6Addr,
+    addr_b: Ipv6Addr,
+    ma_a: lin6agentd::Running,
+    ma_b: lin6agentd::Running,
+    s_a: Prefix64,
+    s_b: Prefix64,
+    _databases: [tempfile::TempDir; 2],
+}
+
+impl TwoSites {
+    async fn start(user: NodeId) -> TwoSites {
+        let ls = start_lsd().await;
+        let port = dual_port_pair();
+        let servers = format!("servers: [\"{}\"]", ls.ls_addr);
+        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let addr_a = Ipv6Addr::LOCALHOST;
+        let addr_b = Ipv4Addr::LOCALHOST.to_ipv6_mapped();
+        let ma_a = start_pool_ma(&da, (addr_a, port).into(), addr_a, &servers, &[user]).await;
+        let ma_b = start_pool_ma(&db, (addr_b, port).into(), addr_b, &servers, &[]).await;
+        let (s_a, s_b) = (prefix("2001:db8:5a::/64"), prefix("2001:db8:5b::/64"));
+        register_server((addr_a, port).into(), s_a).await;
+        register_server((addr_b, port).into(), s_b).await;
+        wait_until(10, "both MAs active at the LS", async || {
+            active_at(&ls, addr_a) && active_at(&ls, addr_b)
+        })
+        .await;
+        TwoSites {
+            ls,
+            port,
+            addr_a,
+            addr_b,
+            ma_a,
+            ma_b,
+            s_a,
+            s_b,
+            _databases: [da, db],
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_miss_asks_the_ls_which_ma_and_installs_the_locator_of_the_server_it_chose() {
     let mn1 = node(1);
-    let ls = start_lsd().await;
-    let port = dual_port_pair();
-    let servers = format!("servers: [\"{}\"]", ls.ls_addr);
-    // Two pool members, each MA answering for the pool with its own S.
-    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let addr_a = Ipv6Addr::LOCALHOST;
-    let addr_b = Ipv4Addr::LOCALHOST.to_ipv6_mapped();
-    let ma_a = start_pool_ma(&da, (addr_a, port).into(), addr_a, &servers, &[mn1]).await;
-    let ma_b = start_pool_ma(&db, (addr_b, port).into(), addr_b, &servers, &[]).await;
-    let (s_a, s_b) = (prefix("2001:db8:5a::/64"), prefix("2001:db8:5b::/64"));
-    register_server((addr_a, port).into(), s_a).await;
-    register_server((addr_b, port).into(), s_b).await;
-    wait_until(10, "both MAs active at the LS", async || {
-        active_at(&ls, addr_a) && active_at(&ls, addr_b)
-    })
-    .await;
+    let sites = TwoSites::start(mn1).await;
+    let TwoSites {
+        ref ls,
+        port,
+        addr_a,
+        addr_b,
+        ref ma_a,
+        ref ma_b,
+        s_b,
+        ..
+    } = sites;
 
     // The operator drains MA A (it keeps its users, gets no new ones): the
     // LS must send the user to B. A resolver that did not follow the LS
@@ -205,8 +247,8 @@ async fn pool_miss_asks_the_ls_which_ma_and_installs_the_locator_of_the_server_i
 
     // The chosen MA was told the user is coming, the other was not; the
     // mapping is the chosen MA's server's.
-    assert!(counts_user(&ma_b, mn1), "the LS assigned the user to B");
-    assert!(!counts_user(&ma_a, mn1));
+    assert!(counts_user(ma_b, mn1), "the LS assigned the user to B");
+    assert!(!counts_user(ma_a, mn1));
     let (want, chosen) = (s_b, addr_b);
     assert_eq!(k.mapping(pool_node()).unwrap().0, want);
     let s = &r.ctx.stats;
@@ -235,7 +277,7 @@ async fn pool_miss_asks_the_ls_which_ma_and_installs_the_locator_of_the_server_i
     wait_until(10, "second resolution", async || get(&s.resolved) >= 2).await;
     assert_eq!(get(&s.ls.requests), requests, "no second LSS_MA_REQUEST");
     assert_eq!(k.mapping(pool_node()).unwrap().0, want);
-    ls.shutdown().await;
+    sites.ls.shutdown().await;
 }
 
 /// Receives a Mapping Refresh from `from` within 5 s.
@@ -251,21 +293,16 @@ async fn refresh_at(sock: &tokio::net::UdpSocket, from: NodeId) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_move_asks_the_ls_again_and_refreshes_every_site_that_may_still_stream() {
     let mn1 = node(1);
-    let ls = start_lsd().await;
-    let port = dual_port_pair();
-    let servers = format!("servers: [\"{}\"]", ls.ls_addr);
-    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let addr_a = Ipv6Addr::LOCALHOST;
-    let addr_b = Ipv4Addr::LOCALHOST.to_ipv6_mapped();
-    let _ma_a = start_pool_ma(&da, (addr_a, port).into(), addr_a, &servers, &[mn1]).await;
-    let _ma_b = start_pool_ma(&db, (addr_b, port).into(), addr_b, &servers, &[]).await;
-    let (s_a, s_b) = (prefix("2001:db8:5a::/64"), prefix("2001:db8:5b::/64"));
-    register_server((addr_a, port).into(), s_a).await;
-    register_server((addr_b, port).into(), s_b).await;
-    wait_until(10, "both MAs active at the LS", async || {
-        active_at(&ls, addr_a) && active_at(&ls, addr_b)
-    })
-    .await;
+    let sites = TwoSites::start(mn1).await;
+    let TwoSites {
+        ref ls,
+        port,
+        addr_a,
+        addr_b,
+        s_a,
+        s_b,
+        ..
+    } = sites;
     // Each site's resolver, as far as the user can tell: a socket where
     // datagrams to the site's locator arrive.
     let site_a = tokio::net::UdpSocket::bind("[::1]:0").await.unwrap();
@@ -340,7 +377,7 @@ async fn a_move_asks_the_ls_again_and_refreshes_every_site_that_may_still_stream
         get(&s.pool_rechoices) == 2
     })
     .await;
-    ls.shutdown().await;
+    sites.ls.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

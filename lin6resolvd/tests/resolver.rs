@@ -8,6 +8,7 @@ use std::net::UdpSocket as StdUdp;
 use std::time::{Duration, Instant};
 
 use common::*;
+use lin6::addr::NodeId;
 use lin6::discovery::Server;
 use lin6::netlink::{Event, MissReason};
 use lin6::wire::{Codec, MappingRefresh, UpdateCode};
@@ -118,16 +119,56 @@ fn cfg_plain(n: lin6::addr::NodeId, dns: std::net::SocketAddr) -> lin6resolvd::C
     resolver_config(n, dns, "")
 }
 
+/// Two LIN6 nodes, mn1 and mn2, each with an MA of its own (ma1, ma2), all
+/// in Knot DNS; `more` are further nodes served by ma2. No resolver runs.
+struct Pair {
+    mn1: NodeId,
+    mn2: NodeId,
+    ma1: Agent,
+    ma2: Agent,
+    dns: Knot,
+}
+
+impl Pair {
+    async fn start(more: &[(&str, NodeId)]) -> Pair {
+        let (mn1, mn2) = (node(1), node(2));
+        let ma1 = Agent::start(&[mn1]).await;
+        let ma2 = Agent::start(&[mn2]).await;
+        let mut nodes = vec![
+            ("mn1", mn1, vec![ma1.server()]),
+            ("mn2", mn2, vec![ma2.server()]),
+        ];
+        nodes.extend(more.iter().map(|&(name, n)| (name, n, vec![ma2.server()])));
+        let dns = Knot::start(&deployment(&nodes)).await;
+        Pair {
+            mn1,
+            mn2,
+            ma1,
+            ma2,
+            dns,
+        }
+    }
+
+    /// The pair, with mn2 registered at ma2 on 2001:db8:b::/64.
+    async fn with_mn2_registered(more: &[(&str, NodeId)]) -> Pair {
+        let p = Pair::start(more).await;
+        assert_eq!(
+            p.ma2.register(p.mn2, prefix("2001:db8:b::/64"), 1).await,
+            UpdateCode::Ok
+        );
+        p
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn miss_event_installs_mapping_from_peers_ma() {
-    let (mn1, mn2) = (node(1), node(2));
-    let ma1 = Agent::start(&[mn1]).await;
-    let ma2 = Agent::start(&[mn2]).await;
-    let dns = Knot::start(&deployment(&[
-        ("mn1", mn1, vec![ma1.server()]),
-        ("mn2", mn2, vec![ma2.server()]),
-    ]))
-    .await;
+    let Pair {
+        mn1,
+        mn2,
+        ma1: _ma1,
+        ma2: _ma2,
+        dns,
+    } = Pair::start(&[]).await;
     // mn2 runs its own resolver and registers with its MA.
     let (_kb, kernel_b) = kernel_at(mn2, prefix("2001:db8:b::/64"));
     let rb = lin6resolvd::start(cfg_plain(mn2, dns.addr), kernel_b)
@@ -234,19 +275,14 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_refresh_keeps_true_mapping() {
-    let (mn1, mn2, mn9) = (node(1), node(2), node(9));
-    let ma1 = Agent::start(&[mn1]).await;
-    let ma2 = Agent::start(&[mn2]).await;
-    let dns = Knot::start(&deployment(&[
-        ("mn1", mn1, vec![ma1.server()]),
-        ("mn2", mn2, vec![ma2.server()]),
-        ("mn9", mn9, vec![ma2.server()]),
-    ]))
-    .await;
-    assert_eq!(
-        ma2.register(mn2, prefix("2001:db8:b::/64"), 1).await,
-        UpdateCode::Ok
-    );
+    let mn9 = node(9);
+    let Pair {
+        mn1,
+        mn2,
+        ma1: _ma1,
+        ma2,
+        dns,
+    } = Pair::with_mn2_registered(&[("mn9", mn9)]).await;
     let (ka, kernel) = kernel_at(mn1, prefix("2001:db8:a::/64"));
     let r = lin6resolvd::start(cfg_plain(mn1, dns.addr), kernel)
         .await
@@ -306,18 +342,13 @@ async fn forged_refresh_keeps_true_mapping() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refreshes_for_one_node_are_rate_limited() {
-    let (mn1, mn2) = (node(1), node(2));
-    let ma1 = Agent::start(&[mn1]).await;
-    let ma2 = Agent::start(&[mn2]).await;
-    let dns = Knot::start(&deployment(&[
-        ("mn1", mn1, vec![ma1.server()]),
-        ("mn2", mn2, vec![ma2.server()]),
-    ]))
-    .await;
-    assert_eq!(
-        ma2.register(mn2, prefix("2001:db8:b::/64"), 1).await,
-        UpdateCode::Ok
-    );
+    let Pair {
+        mn1,
+        mn2,
+        ma1: _ma1,
+        ma2: _ma2,
+        dns,
+    } = Pair::with_mn2_registered(&[]).await;
     let (ka, kernel) = kernel_at(mn1, prefix("2001:db8:a::/64"));
     let mut cfg = cfg_plain(mn1, dns.addr);
     cfg.refresh.min_interval_ms = 60_000;
@@ -351,18 +382,13 @@ async fn refreshes_for_one_node_are_rate_limited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prefix_event_reregisters_and_refreshes_correspondents() {
-    let (mn1, mn2) = (node(1), node(2));
-    let ma1 = Agent::start(&[mn1]).await;
-    let ma2 = Agent::start(&[mn2]).await;
-    let dns = Knot::start(&deployment(&[
-        ("mn1", mn1, vec![ma1.server()]),
-        ("mn2", mn2, vec![ma2.server()]),
-    ]))
-    .await;
-    assert_eq!(
-        ma2.register(mn2, prefix("2001:db8:b::/64"), 1).await,
-        UpdateCode::Ok
-    );
+    let Pair {
+        mn1,
+        mn2,
+        ma1,
+        ma2: _ma2,
+        dns,
+    } = Pair::with_mn2_registered(&[]).await;
     // mn2's resolver, as far as mn1 can tell: a socket where datagrams to
     // mn2's LIN6 address arrive (lin6.ko would translate to its locator).
     let cn = tokio::net::UdpSocket::bind("[::1]:0").await.unwrap();
@@ -480,18 +506,13 @@ async fn registration_is_refreshed_before_its_lifetime_runs_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn miss_is_retried_until_the_peers_ma_is_back() {
-    let (mn1, mn2) = (node(1), node(2));
-    let ma1 = Agent::start(&[mn1]).await;
-    let mut ma2 = Agent::start(&[mn2]).await;
-    let dns = Knot::start(&deployment(&[
-        ("mn1", mn1, vec![ma1.server()]),
-        ("mn2", mn2, vec![ma2.server()]),
-    ]))
-    .await;
-    assert_eq!(
-        ma2.register(mn2, prefix("2001:db8:b::/64"), 1).await,
-        UpdateCode::Ok
-    );
+    let Pair {
+        mn1,
+        mn2,
+        ma1: _ma1,
+        mut ma2,
+        dns,
+    } = Pair::with_mn2_registered(&[]).await;
     ma2.stop();
     let (ka, kernel) = kernel_at(mn1, prefix("2001:db8:a::/64"));
     let mut cfg = cfg_plain(mn1, dns.addr);

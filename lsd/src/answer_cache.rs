@@ -9,12 +9,12 @@ use std::net::Ipv6Addr;
 use std::time::Duration;
 use tokio::time::Instant;
 
-use crate::ttl_map::TtlMap;
+use lin6::ttl_map::TtlMap;
 
 #[derive(Debug)]
 pub struct AnswerCache {
     ttl: Duration,
-    map: TtlMap<Prefix64, Ipv6Addr>,
+    map: TtlMap<Prefix64, Ipv6Addr, Instant>,
 }
 
 impl AnswerCache {

@@ -14,12 +14,12 @@ use std::net::Ipv6Addr;
 use std::time::Duration;
 use tokio::time::Instant;
 
-use crate::ttl_map::TtlMap;
+use lin6::ttl_map::TtlMap;
 
 #[derive(Debug)]
 pub struct Assignments {
     ttl: Duration,
-    map: TtlMap<(NodeId, Prefix64), (Ipv6Addr, ServiceLevel)>,
+    map: TtlMap<(NodeId, Prefix64), (Ipv6Addr, ServiceLevel), Instant>,
 }
 
 impl Assignments {

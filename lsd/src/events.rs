@@ -18,8 +18,8 @@ use crate::subscribers::SubscriberLevels;
 use lin6::addr::Prefix64;
 use lin6::auth::{Key, ReplayWindow};
 use lin6::ls::{
-    AnstblUpdate, Body, Frame, Heartbeat, MaAssign, MaReply, MaRequest, MatblUpdate, Message,
-    MsgType, ReplyCode, RttReply, RttRequest, ServiceLevel,
+    AnstblUpdate, Body, ClockSequence, Frame, Heartbeat, MaAssign, MaReply, MaRequest, MatblUpdate,
+    Message, MsgType, ReplyCode, RttReply, RttRequest, ServiceLevel,
 };
 use serde::Serialize;
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
@@ -61,17 +61,17 @@ pub struct Lsd {
     probe_limit: TokenBucket,
     peers: Peers,
     replay: ReplayWindow<(u32, SocketAddr)>,
-    sequence: u32,
+    sequence: ClockSequence,
     probes: u8,
     rtt_deadline: Duration,
     next_sweep: Instant,
     metrics: Arc<Metrics>,
 }
 
-fn clock_ms() -> u32 {
+fn subsec_ms() -> u32 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u32)
+        .map(|d| d.subsec_millis())
         .unwrap_or(0)
 }
 
@@ -84,9 +84,9 @@ fn v6(a: SocketAddr) -> SocketAddrV6 {
 
 impl Lsd {
     /// The outgoing sequence starts at the wall clock in milliseconds (mod
-    /// 2^32), so that after a restart our sequence numbers are still newer
-    /// than the ones peers and MAs remember from before, as long as we sent
-    /// fewer than 1000 messages per second on average.
+    /// 2^32) and never falls behind it (see [`Lsd::signed`]), so that after a
+    /// restart our sequence numbers are newer than the ones peers and MAs
+    /// remember from before.
     pub fn new(
         cfg: &Config,
         subscribers: Box<dyn SubscriberLevels>,
@@ -118,7 +118,7 @@ impl Lsd {
                 now,
             ),
             replay: ReplayWindow::new(cfg.clock_skew_s),
-            sequence: clock_ms(),
+            sequence: ClockSequence::starting_at(unix, subsec_ms()),
             probes: cfg.decision.probes,
             rtt_deadline: cfg.rtt_deadline(),
             next_sweep: now + SWEEP_EVERY,
@@ -163,9 +163,11 @@ impl Lsd {
         .fold(self.next_sweep, Instant::min)
     }
 
+    /// Signs `body` with the next sequence number, which follows the clock
+    /// (`lin6::ls::ClockSequence`: a restarted LS must not be taken for a
+    /// replay of its old self by peers and MAs).
     fn signed(&mut self, unix: u32, body: impl Into<Body>) -> Option<Vec<u8>> {
-        self.sequence = self.sequence.wrapping_add(1);
-        let m = Message::new(self.sequence, unix, body);
+        let m = Message::new(self.sequence.next(unix), unix, body);
         match m.encode(Some(&self.key)) {
             Ok(b) => Some(b),
             Err(e) => {
@@ -557,8 +559,23 @@ impl Lsd {
         self.send_to_peers(unix, bodies, out);
     }
 
+    /// Logs what a peer's update means for our sync with it: the first
+    /// relay while our request is unanswered (what a restarted LS hears
+    /// first), and the answer.
+    fn peer_update(&mut self, now: Instant, from: SocketAddr, full: bool) {
+        match (self.peers.heard_from(now, from, full), full) {
+            (Some(PeerStatus::Trying { tries }), false) => {
+                debug!(peer = %from, tries, "relay before the answer to our sync request; still asking")
+            }
+            (Some(PeerStatus::Trying { tries }), true) => {
+                info!(peer = %from, tries, "sync request answered: the peer's tables follow")
+            }
+            _ => {}
+        }
+    }
+
     fn on_matbl(&mut self, now: Instant, from: SocketAddr, u: MatblUpdate, _out: &mut Vec<Out>) {
-        self.peers.heard_from(now, from);
+        self.peer_update(now, from, u.full);
         Metrics::inc(&self.metrics.peer_updates_received);
         for e in &u.entries {
             match self.ma.apply_relayed(now, e) {
@@ -576,7 +593,7 @@ impl Lsd {
     }
 
     fn on_anstbl(&mut self, now: Instant, from: SocketAddr, u: AnstblUpdate) {
-        self.peers.heard_from(now, from);
+        self.peer_update(now, from, u.full);
         Metrics::inc(&self.metrics.peer_updates_received);
         for e in &u.entries {
             self.answers.apply_relayed(now, e);
@@ -585,7 +602,7 @@ impl Lsd {
 
     fn on_sync(&mut self, now: Instant, unix: u32, from: SocketAddr, out: &mut Vec<Out>) {
         Metrics::inc(&self.metrics.sync_requests_received);
-        self.peers.heard_from(now, from);
+        self.peers.heard_from(now, from, true);
         info!(peer = %from, "sync requested; sending full tables");
         let mut bodies: Vec<Body> = MatblUpdate::split(true, &self.ma.to_entries(now))
             .into_iter()

@@ -18,7 +18,6 @@ pub mod peers;
 pub mod ratelimit;
 pub mod subscribers;
 pub mod tasks;
-pub mod ttl_map;
 
 pub use config::Config;
 pub use events::{Lsd, Out, Sock};

@@ -1,8 +1,11 @@
-//! Contact with the other LSs (paper §IV.D). Over UDP "connected" means "we
-//! have heard an authenticated message from it". On start an LS sends each
-//! peer LSS_SYNC_REQUEST and repeats it every retry interval until the peer
-//! answers or the number of tries runs out. A peer that gave up on may still
-//! come back: anything authenticated from it marks it up again.
+//! Contact with the other LSs (paper §IV.D). On start an LS sends each peer
+//! LSS_SYNC_REQUEST and repeats it every retry interval until the peer
+//! answers it or the number of tries runs out. Only the answer (a FULL
+//! update, the peer's whole tables) or the peer's own sync request (it
+//! started after us, so it has nothing we lack) ends the retries: the
+//! peer's ordinary relays, which reach a restarted LS as soon as its socket
+//! is bound, carry one entry each and say nothing of the rest of its
+//! tables. A peer given up on that is heard from again is asked again.
 
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -101,14 +104,29 @@ impl Peers {
         out
     }
 
-    /// Records an authenticated message from `addr`.
-    pub fn heard_from(&mut self, now: Instant, addr: SocketAddr) {
+    /// Records an authenticated message from `addr`. `synced`: it was the
+    /// peer's answer to a sync request (a FULL update) or its own sync
+    /// request; either ends our retries. Anything else from a peer given up
+    /// on makes its sync request due again at once.
+    /// Returns the peer's status before this message.
+    pub fn heard_from(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        synced: bool,
+    ) -> Option<PeerStatus> {
         let a = canonical(addr);
-        if let Some(p) = self.list.iter_mut().find(|p| p.addr == a) {
+        let p = self.list.iter_mut().find(|p| p.addr == a)?;
+        let before = p.status;
+        p.last_heard = Some(now);
+        if synced {
             p.status = PeerStatus::Up;
             p.next_try = None;
-            p.last_heard = Some(now);
+        } else if p.status == PeerStatus::GaveUp {
+            p.status = PeerStatus::Trying { tries: 0 };
+            p.next_try = Some(now);
         }
+        Some(before)
     }
 
     pub fn next_try(&self) -> Option<Instant> {
@@ -154,21 +172,35 @@ mod tests {
     }
 
     #[test]
-    fn hearing_from_a_peer_stops_retries_and_revives_a_given_up_one() {
+    fn only_a_sync_answer_stops_retries() {
         let t0 = Instant::now();
         let mut p = peers(t0);
         p.due(t0);
-        p.heard_from(t0, "[::1]:1".parse().unwrap());
+        // A relay is not the answer: the retries go on.
+        p.heard_from(t0, "[::1]:1".parse().unwrap(), false);
+        assert_eq!(p.due(t0 + Duration::from_secs(2)).len(), 2);
+        p.heard_from(t0, "[::1]:1".parse().unwrap(), true);
         assert_eq!(
-            p.due(t0 + Duration::from_secs(2)),
+            p.due(t0 + Duration::from_secs(4)),
             vec!["[::1]:2".parse().unwrap()]
         );
-        for i in 2..10 {
+        assert_eq!(p.list()[0].status, PeerStatus::Up);
+    }
+
+    #[test]
+    fn a_given_up_peer_heard_from_is_asked_again_at_once() {
+        let t0 = Instant::now();
+        let mut p = peers(t0);
+        for i in 0..4 {
             p.due(t0 + Duration::from_secs(2 * i));
         }
-        assert_eq!(p.list()[1].status, PeerStatus::GaveUp);
-        p.heard_from(t0, "[::1]:2".parse().unwrap());
-        assert_eq!(p.up_count(), 2);
+        assert!(p.list().iter().all(|x| x.status == PeerStatus::GaveUp));
+        let t1 = t0 + Duration::from_secs(60);
+        p.heard_from(t1, "[::1]:2".parse().unwrap(), false);
+        assert_eq!(p.next_try(), Some(t1));
+        assert_eq!(p.due(t1), vec!["[::1]:2".parse().unwrap()]);
+        p.heard_from(t1, "[::1]:1".parse().unwrap(), true);
+        assert_eq!(p.up_count(), 1);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use lin6::addr::NodeId;
 use lin6::auth::{Key, unix_now};
+use lin6::test_ports::udp_ports_on_loopback;
 use lin6::ls::{
     Body, Frame, Heartbeat, MaAssign, MaReply, MaRequest, Message, ReplyCode, RttReply, RttStatus,
     ServiceLevel, decode,
@@ -30,15 +31,6 @@ fn ma_addr(n: u16) -> Ipv6Addr {
     Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n)
 }
 
-/// A port that was free a moment ago; peers need each other's ports up front.
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("[::1]:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Ports {
     ls: u16,
     peer: u16,
@@ -46,8 +38,8 @@ struct Ports {
 
 fn ports() -> Ports {
     Ports {
-        ls: free_port(),
-        peer: free_port(),
+        ls: udp_ports_on_loopback(1),
+        peer: udp_ports_on_loopback(1),
     }
 }
 
@@ -471,5 +463,185 @@ async fn oversized_datagrams_on_the_user_socket_are_dropped_as_malformed_and_lsd
         ask(a.ls_addr, "02:01:4a:00:00:00:00:99").await,
         MaReply::Refused(ReplyCode::UnknownNode)
     );
+    a.shutdown().await;
+}
+
+/// The tables two LSs in sync hold alike, from `/state` JSON: each MA's
+/// address, state and counts, each answer's prefix and MA; not the timers.
+fn synced_view(state: &serde_json::Value) -> String {
+    let mut mas: Vec<String> = state["mas"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            format!(
+                "{} {} {} {} {} {}",
+                m["addr"],
+                m["active"],
+                m["normal"],
+                m["premium"],
+                m["capacity_kbps"],
+                m["load_ppm"]
+            )
+        })
+        .collect();
+    mas.sort();
+    let mut answers: Vec<String> = state["answers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| format!("{} {}", a["prefix"], a["ma"]))
+        .collect();
+    answers.sort();
+    format!("mas {mas:?} answers {answers:?}")
+}
+
+fn state_of(r: &Running) -> serde_json::Value {
+    serde_json::to_value(r.with(|s| s.snapshot(Instant::now()))).unwrap()
+}
+
+/// `GET /state` from an lsd process; None until it answers.
+async fn http_state(addr: SocketAddr) -> Option<serde_json::Value> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut c = tokio::net::TcpStream::connect(addr).await.ok()?;
+    c.write_all(b"GET /state HTTP/1.0\r\nHost: lsd\r\n\r\n")
+        .await
+        .ok()?;
+    let mut text = String::new();
+    timeout(WAIT, c.read_to_string(&mut text))
+        .await
+        .ok()?
+        .ok()?;
+    serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()
+}
+
+/// lsd as its own process (the binary), so that it can be killed (-9).
+struct LsdProcess {
+    config: tempfile::NamedTempFile,
+    metrics: SocketAddr,
+    child: Option<std::process::Child>,
+}
+
+impl LsdProcess {
+    async fn start(me: &Ports, peers: &[&Ports], extra: &str) -> LsdProcess {
+        let metrics = SocketAddr::new(Ipv6Addr::LOCALHOST.into(), {
+            let l = std::net::TcpListener::bind("[::1]:0").unwrap();
+            l.local_addr().unwrap().port()
+        });
+        let peers: Vec<String> = peers
+            .iter()
+            .map(|p| format!("\"[::1]:{}\"", p.peer))
+            .collect();
+        let text = format!(
+            "listen: \"[::1]:{}\"\npeer_listen: \"[::1]:{}\"\npeers: [{}]\n\
+             metrics_listen: \"{metrics}\"\n\
+             cluster_key: {{ id: 1, secret_hex: \"{SECRET}\" }}\n\
+             subscribers: {{ \"{NORMAL}\": normal, \"{PREMIUM}\": premium }}\n\
+             load: {{ threshold: 0.8, normal_kbps: 500, premium_kbps: 2000 }}\n\
+             peering: {{ retry_interval_ms: 100, max_tries: 50 }}\n{extra}",
+            me.ls,
+            me.peer,
+            peers.join(", ")
+        );
+        let mut config = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut config, text.as_bytes()).unwrap();
+        let mut p = LsdProcess {
+            config,
+            metrics,
+            child: None,
+        };
+        p.spawn().await;
+        p
+    }
+
+    async fn spawn(&mut self) {
+        self.child = Some(
+            std::process::Command::new(env!("CARGO_BIN_EXE_lsd"))
+                .arg("--config")
+                .arg(self.config.path())
+                .env("RUST_LOG", "lsd=warn")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let t0 = Instant::now();
+        while http_state(self.metrics).await.is_none() {
+            assert!(t0.elapsed() < WAIT, "lsd process does not answer");
+            sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill(); // SIGKILL: no goodbye to anyone
+            let _ = c.wait();
+        }
+    }
+
+    async fn state(&self) -> serde_json::Value {
+        http_state(self.metrics).await.unwrap_or_default()
+    }
+}
+
+impl Drop for LsdProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Issue 5 §7e's restart on real processes: LS B, killed (-9) after it
+/// exchanged messages with A, comes back and must get A's MA table and
+/// answer cache, while the MAs keep heartbeating A, whose relays reach the
+/// new B from the moment its socket is bound.
+#[tokio::test]
+async fn a_killed_and_restarted_lsd_process_gets_its_peers_tables_while_relays_flow() {
+    let (pa, pb) = (ports(), ports());
+    let a = start(config(&pa, &[&pb], "")).await;
+    let mut b = LsdProcess::start(&pb, &[&pa], "").await;
+    let m1 = Arc::new(FakeMa::new(1, 800).await);
+    let m2 = Arc::new(FakeMa::new(2, 400).await);
+    let (h1, h2, to) = (m1.clone(), m2.clone(), a.ls_addr);
+    // Heartbeats as fast as A takes them: its relays are waiting at B's
+    // socket whenever B starts, as they were in the guest.
+    let feeder = tokio::spawn(async move {
+        loop {
+            h1.heartbeat(to, 0, 0).await;
+            h2.heartbeat(to, 0, 0).await;
+            tokio::task::yield_now().await;
+        }
+    });
+    eventually("both MAs on A", || {
+        a.with(|s| s.ma_table().active_count() == 2)
+    })
+    .await;
+    assert_eq!(
+        ask(a.ls_addr, NORMAL).await,
+        MaReply::Ok {
+            ma_addr: m2.addr,
+            level: ServiceLevel::Normal
+        }
+    );
+    let t0 = Instant::now();
+    while synced_view(&b.state().await) != synced_view(&state_of(&a)) {
+        assert!(t0.elapsed() < WAIT, "B never followed A");
+        sleep(Duration::from_millis(20)).await;
+    }
+    for round in 0..8 {
+        b.kill();
+        b.spawn().await;
+        let t0 = Instant::now();
+        loop {
+            let (vb, va) = (synced_view(&b.state().await), synced_view(&state_of(&a)));
+            if vb == va {
+                break;
+            }
+            assert!(
+                t0.elapsed() < WAIT,
+                "restart {round}: B's tables never became A's:\n B: {vb}\n A: {va}"
+            );
+            sleep(Duration::from_millis(20)).await;
+        }
+    }
+    feeder.abort();
     a.shutdown().await;
 }

@@ -347,3 +347,70 @@ fn a_repeated_request_gets_the_same_ma_and_is_counted_once_though_its_own_count_
     let outs = request(&mut s, t0 + Duration::from_millis(1200), user(2));
     assert_eq!(rtt_request_ids(&outs).len(), 1, "only MA 2 is asked");
 }
+
+fn sync_requests(outs: &[Out]) -> usize {
+    outs.iter()
+        .filter(|o| {
+            o.sock == Sock::Peer
+                && matches!(
+                    Frame::parse(&o.bytes).map(|f| f.body()),
+                    Ok(Ok(Body::SyncRequest(_)))
+                )
+        })
+        .count()
+}
+
+/// A restarted LS hears its peer's relays as soon as its socket is bound
+/// (the MAs heartbeat the peer twice a second each). Such a relay, handled
+/// before or after the first sync request, is not the peer's answer: the
+/// requests go on until the peer's FULL dump arrives.
+#[test]
+fn a_relay_from_the_peer_does_not_stand_for_the_answer_to_the_sync_request() {
+    let (mut s, t0) = lsd("peering: { retry_interval_ms: 100, max_tries: 5 }");
+    let peer: SocketAddr = "[::1]:9311".parse().unwrap();
+    let relay = |seq: u32| {
+        let mut other = lsd("").0;
+        heartbeat(&mut other, t0, 7, 1);
+        let upd = MatblUpdate {
+            full: false,
+            entries: vec![other.ma_table().to_entry(t0, &ma(7)).unwrap()],
+        };
+        signed(seq, upd)
+    };
+    // The relay is handled before the first tick.
+    s.handle(t0, UNIX, Sock::Peer, peer, &relay(1));
+    assert_eq!(sync_requests(&s.tick(t0, UNIX)), 1);
+    s.handle(t0, UNIX, Sock::Peer, peer, &relay(2));
+    let t1 = t0 + Duration::from_millis(100);
+    assert_eq!(sync_requests(&s.tick(t1, UNIX)), 1, "retried after a relay");
+    // The peer's answer: its whole tables, FULL.
+    let full = MatblUpdate {
+        full: true,
+        entries: vec![],
+    };
+    s.handle(t1, UNIX, Sock::Peer, peer, &signed(3, full));
+    let t2 = t0 + Duration::from_millis(200);
+    assert_eq!(
+        sync_requests(&s.tick(t2, UNIX)),
+        0,
+        "answered: no more requests"
+    );
+    assert_eq!(s.peers().up_count(), 1);
+}
+
+/// A restarted LS starts its sequence from the clock; for receivers to take
+/// it, the old one must not have run ahead of the clock. It does not: a
+/// quiet second brings it back to the clock's value.
+#[test]
+fn the_sequence_never_falls_behind_the_clock() {
+    let (mut s, t0) = lsd("");
+    let seq_of = |outs: &[Out]| Frame::parse(&outs[0].bytes).unwrap().header.sequence;
+    let first = seq_of(&s.tick(t0, UNIX));
+    // Many messages in one second (each heartbeat is acknowledged).
+    for i in 0..3000 {
+        heartbeat(&mut s, t0, 1, i + 1);
+    }
+    let later = seq_of(&s.tick(t0 + Duration::from_secs(10), UNIX + 10));
+    assert_eq!(later, (UNIX + 10).wrapping_mul(1000));
+    assert!(lin6::auth::serial_newer(later, first.wrapping_add(3000)));
+}

@@ -31,11 +31,15 @@ head -c 8000000 "$work/file-on" > "$work/file-off"
 for offload in on off; do
   want=$(sha256sum < "$work/file-$offload")
   in_ns mn1 ethtool -K eth0 tx "$offload" >/dev/null
-  check "UDP mn1 -> mn2 (offload $offload)" bash -c "
-    ip netns exec mn2 timeout 10 socat -u UDP6-RECV:7000,bind=[$MN2_LIN6] OPEN:$work/udp-$offload,creat &
-    sleep 0.5
-    echo lin6-udp | ip netns exec mn1 socat -u - UDP6-SENDTO:[$MN2_LIN6]:7000,bind=[$MN1_LIN6]
-    sleep 0.5; grep -q lin6-udp $work/udp-$offload"
+  # Sent again until it arrives: a loaded guest may take seconds to start
+  # the receiver, and a datagram sent before it binds is lost.
+  in_ns mn2 timeout 30 socat -u UDP6-RECV:7000,bind=[$MN2_LIN6] OPEN:"$work/udp-$offload",creat &
+  udp_arrived() {
+    echo lin6-udp | in_ns mn1 socat -u - "UDP6-SENDTO:[$MN2_LIN6]:7000,bind=[$MN1_LIN6]"
+    pause 0.3
+    logged "$work/udp-$offload" lin6-udp
+  }
+  check "UDP mn1 -> mn2 (offload $offload)" wait_for 20 udp_arrived
   check "ping mn1 -> mn2 (offload $offload)" in_ns mn1 ping -6 -c 2 -i 0.2 -W 2 "$MN2_LIN6"
   in_ns mn2 timeout 120 socat -u TCP6-LISTEN:5001,bind=[$MN2_LIN6],reuseaddr OPEN:"$work/recv-$offload",creat,trunc &
   server=$!

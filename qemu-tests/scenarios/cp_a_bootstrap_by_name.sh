@@ -6,13 +6,8 @@
 source "$LIN6_QEMU_TESTS/cp_lib.sh"
 net_begin
 cp_topology
-cp_dns_client cn 2001:db8:b::1
 net_commit
-cp_deployment
-cp_dns_spawn
-cp_agent_pair "$MN_ID" "$CN_ID"
-cp_dns_wait
-cp_resolvd_pair
+cp_control_plane
 
 # Each resolver set its node up: identity, locator, LIN6 address on linsix0.
 check "mn's kernel knows its node ID and locator" bash -c \

@@ -50,7 +50,6 @@ for n in 1 2 3; do
   nsip mn link set eth$n down
   cp_addr r$n mn 2001:db8:$n::1/64
 done
-cp_dns_client cn 2001:db8:b::1
 net_commit
 ra_sysctls=()
 for n in 1 2 3; do

@@ -84,13 +84,19 @@ check "replay: counted" test "$(rejected replayed_sequence)" -ge 1
 check "replay: logged" grep -q 'registration refused.*replayed_sequence' "$CP_WORK/ma1.log"
 check "replay: the MN's mapping is unchanged" test "$(cp_agent_maps ma1 ma1 "$MN_ID")" = $true_pfx
 
+# ev_registers ID IID: the attacker's namespace ev renumbered to IID's
+# address, running a resolver for ID that registers with ma1.
+ev_registers() {
+  net_begin
+  nsip ev addr flush dev eth0 scope global
+  cp_addr ev eth0 "2001:db8:e::$2/64" 2001:db8:e::1
+  net_commit
+  cp_resolvd_conf ev "$1" - "ma: ['$CP_MA1']"
+  cp_resolvd_spawn ev
+}
+
 # 3. Unknown Node ID: a subscriber ma1 never heard of.
-net_begin
-nsip ev addr flush dev eth0 scope global
-cp_addr ev eth0 "2001:db8:e::$EVIL_IID/64" 2001:db8:e::1
-net_commit
-cp_resolvd_conf ev "$EVIL_ID" - "ma: ['$CP_MA1']"
-cp_resolvd_spawn ev
+ev_registers "$EVIL_ID" "$EVIL_IID"
 check "unknown node: rejected as unknown_node (code 2) and counted" wait_for 30 rejected_ge unknown_node 1
 check "unknown node: its resolver was told UnknownNode" wait_for 10 grep -q 'last code: UnknownNode' "$CP_WORK/resolvd-ev.log"
 check "unknown node: logged" grep -q 'registration refused.*unknown_node' "$CP_WORK/ma1.log"
@@ -98,12 +104,7 @@ check "unknown node: ma1 has no entry for it" test -z "$(cp_agent_maps ma1 ma1 "
 cp_kill resolvd-ev
 
 # 4. A disabled subscriber, with its right key.
-net_begin
-nsip ev addr flush dev eth0 scope global
-cp_addr ev eth0 "2001:db8:e::$OFF_IID/64" 2001:db8:e::1
-net_commit
-cp_resolvd_conf ev "$OFF_ID" - "ma: ['$CP_MA1']"
-cp_resolvd_spawn ev
+ev_registers "$OFF_ID" "$OFF_IID"
 check "disabled: rejected as disabled (code 3) and counted" wait_for 30 rejected_ge disabled 1
 check "disabled: its resolver was told SubscriberDisabled" wait_for 10 grep -q 'last code: SubscriberDisabled' "$CP_WORK/resolvd-ev.log"
 check "disabled: logged" grep -q 'registration refused.*disabled' "$CP_WORK/ma1.log"

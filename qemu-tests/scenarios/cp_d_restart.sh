@@ -8,11 +8,7 @@
 # the nodes reach each other again through new misses.
 source "$LIN6_QEMU_TESTS/cp_lib.sh"
 cp_topology
-cp_deployment
-cp_dns_spawn
-cp_agent_pair "$MN_ID" "$CN_ID"
-cp_dns_wait
-cp_resolvd_pair
+cp_control_plane
 check "cn reaches mn" in_ns cn ping -6 -c 2 -i 0.2 -W 3 "$MN_LIN6"
 
 # A TCP stream runs from cn to mn through both restarts.

@@ -18,11 +18,7 @@ ST=2001:db8:d::1:4a00:0:10     # stationary: interface ID from 00:01:4a:00:00:00
 cp_addr pl eth0 $PL/64 2001:db8:c::1
 cp_addr st eth0 $ST/64 2001:db8:d::1
 net_commit
-cp_deployment
-cp_dns_spawn
-cp_agent_pair "$MN_ID" "$CN_ID"
-cp_dns_wait
-cp_resolvd_pair
+cp_control_plane
 MN_PLAIN=2001:db8:a::$MN_IID
 check "LIN6 first: cn reaches mn by LIN6 address" in_ns cn ping -6 -c 2 -i 0.2 -W 3 "$MN_LIN6"
 

@@ -8,11 +8,7 @@
 # resolvers are alive and used little CPU while the MA was away.
 source "$LIN6_QEMU_TESTS/cp_lib.sh"
 cp_topology
-cp_deployment
-cp_dns_spawn
-cp_agent_pair "$MN_ID" "$CN_ID"
-cp_dns_wait
-cp_resolvd_pair
+cp_control_plane
 # Known to the kernel (lin6.ko's default miss_timeout_ms) and the resolver.
 queue_bound=16
 

@@ -36,7 +36,7 @@ before=$(rtt_requests)
 refused=$(ls_metric 1 lsd_dropped_total 'reason="rate_limited"')
 t0=$EPOCHREALTIME
 flood=$(in_ns u9 python3 "$LIN6_QEMU_TESTS/ls_packets.py" flood --ls "$(ls_ls 1)" \
-  --node-id "$(ls_user_id 9)" --pool "$POOL_LIN6" --seconds 6)
+  --node-id "$(ls_user_id 9)" --pool "$POOL_LIN6" --count 600 --seconds 60)
 echo "flood: $flood"
 # Probes still under way when the flood ended are answered within
 # probe_timeout_ms; the MAs count a request when it arrives.
@@ -46,7 +46,7 @@ secs=$(((${EPOCHREALTIME/./} - ${t0/./}) / 1000000 + 1))
 limit=$((2 + secs))
 echoes=$(in_ns u9 nft -j list ruleset | jq '[.nftables[] | .rule? | select(.) | .expr[] | .counter? | select(.) | .packets] | add')
 echo "RTT requests at the MAs during the flood: $asked (limit over ${secs} s: $limit); echo requests at the flooder: $echoes"
-check "the flood was large" test "$(jq .sent <<<"$flood")" -ge 500
+check "the flood was large (600 requests)" test "$(jq .sent <<<"$flood")" -ge 600
 check "it caused some probes (the limit, not silence, bounds them)" test "$asked" -ge 1
 check "RTT requests stay within the probe limit" test "$asked" -le "$limit"
 check "echo requests at the flooder: at most 4 per RTT request" test "$echoes" -le $((4 * asked))

@@ -20,7 +20,9 @@ mod ma_request;
 mod matbl_update;
 mod rtt_reply;
 mod rtt_request;
+mod sequence;
 mod sync_request;
+mod table;
 
 pub use anstbl_update::{AnsEntry, AnstblUpdate, MAX_ANS_ENTRIES};
 pub use heartbeat::Heartbeat;
@@ -30,6 +32,7 @@ pub use ma_request::MaRequest;
 pub use matbl_update::{MAX_MA_ENTRIES, MaEntry, MaFlags, MatblUpdate};
 pub use rtt_reply::{RttReply, RttStatus};
 pub use rtt_request::{DEFAULT_PROBES, RttRequest};
+pub use sequence::ClockSequence;
 pub use sync_request::SyncRequest;
 
 pub use crate::addr::NodeId;

@@ -8,7 +8,7 @@
 //! do, it never skips.
 #![allow(dead_code)]
 
-use std::net::{Ipv6Addr, SocketAddr, UdpSocket as StdUdp};
+use std::net::{Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -59,21 +59,13 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 /// A UDP port on [::1] with port+1 free as well (an MA's registration and
-/// query ports). Racy in principle; each try binds both to check.
+/// query ports), outside the ephemeral range so no other test takes it.
 pub fn free_port_pair() -> u16 {
-    for _ in 0..100 {
-        let a = StdUdp::bind("[::1]:0").expect("bind [::1]:0");
-        let p = a.local_addr().expect("local addr").port();
-        if p < 65535 && StdUdp::bind(("::1", p + 1)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free pair of UDP ports on [::1]");
+    lin6::test_ports::udp_ports_on_loopback(2)
 }
 
 pub fn free_port() -> u16 {
-    let s = StdUdp::bind("[::1]:0").expect("bind [::1]:0");
-    s.local_addr().expect("local addr").port()
+    lin6::test_ports::udp_ports_on_loopback(1)
 }
 
 /// Kills the child when dropped, so a failing test leaves nothing behind.

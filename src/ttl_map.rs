@@ -1,20 +1,20 @@
-//! A bounded map whose entries each expire at their own instant: what the
-//! answer cache and the users' assignments both are. An expired entry is
-//! absent to readers at once and leaves the map on the next sweep; when
-//! the map is full, a new key takes the place of the entry closest to
-//! expiry.
+//! A bounded map whose entries each expire at their own instant: lsd's
+//! answer cache and users' assignments, lin6resolvd's cache of peers' MA
+//! lists. An expired entry is absent to readers at once and leaves the map
+//! on the next sweep; when the map is full, a new key takes the place of
+//! the entry closest to expiry (after the expired ones). `T` is the clock's
+//! instant (std's, or tokio's where tests pause time).
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use tokio::time::Instant;
 
 #[derive(Debug)]
-pub struct TtlMap<K, V> {
+pub struct TtlMap<K, V, T = std::time::Instant> {
     capacity: usize,
-    map: HashMap<K, (V, Instant)>,
+    map: HashMap<K, (V, T)>,
 }
 
-impl<K: Copy + Eq + Hash, V> TtlMap<K, V> {
+impl<K: Copy + Eq + Hash, V, T: Copy + Ord> TtlMap<K, V, T> {
     pub fn new(capacity: usize) -> Self {
         TtlMap {
             capacity,
@@ -31,7 +31,7 @@ impl<K: Copy + Eq + Hash, V> TtlMap<K, V> {
     }
 
     /// The live value of `key`.
-    pub fn get(&self, now: Instant, key: &K) -> Option<&V> {
+    pub fn get(&self, now: T, key: &K) -> Option<&V> {
         self.map
             .get(key)
             .filter(|(_, expires)| *expires > now)
@@ -39,11 +39,11 @@ impl<K: Copy + Eq + Hash, V> TtlMap<K, V> {
     }
 
     /// The value of `key` and when it expires, live or not.
-    pub fn get_with_expiry(&self, key: &K) -> Option<(&V, Instant)> {
+    pub fn get_with_expiry(&self, key: &K) -> Option<(&V, T)> {
         self.map.get(key).map(|(v, e)| (v, *e))
     }
 
-    pub fn insert(&mut self, now: Instant, key: K, value: V, expires: Instant) {
+    pub fn insert(&mut self, now: T, key: K, value: V, expires: T) {
         if !self.map.contains_key(&key) && self.map.len() >= self.capacity {
             self.expire(now);
             if self.map.len() >= self.capacity
@@ -71,14 +71,14 @@ impl<K: Copy + Eq + Hash, V> TtlMap<K, V> {
     }
 
     /// Drops the expired entries; returns how many.
-    pub fn expire(&mut self, now: Instant) -> usize {
+    pub fn expire(&mut self, now: T) -> usize {
         let before = self.map.len();
         self.map.retain(|_, (_, expires)| *expires > now);
         before - self.map.len()
     }
 
     /// Every entry with its expiry, live or not, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&K, &V, Instant)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V, T)> {
         self.map.iter().map(|(k, (v, e))| (k, v, *e))
     }
 }
