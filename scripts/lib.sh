@@ -17,6 +17,16 @@ export PATH=$LIN6_TOOLS/bin:$LIN6_VENV/bin:$HOME/.cargo/bin:$PATH
 # only our own crates; cargo's fingerprints (rustc version, flags, sources)
 # decide what is rebuilt. Set CARGO_TARGET_DIR to keep a clone's builds apart.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$LIN6_CACHE/cargo-target}
+# A fresh clone's files are all newer than the cached build, so cargo would
+# rebuild every crate of the workspace. With LIN6_CLEAN_CLONE=1 (.ci/run sets
+# it) files whose content is what the last build here saw get that build's
+# mtimes back (scripts/source-mtimes: content decides, not time). Once per
+# run: the scripts this one calls inherit LIN6_SOURCES_SETTLED.
+if [ "${LIN6_CLEAN_CLONE:-0}" = 1 ] && [ -z "${LIN6_SOURCES_SETTLED:-}" ]; then
+  python3 "$LIN6_ROOT/scripts/source-mtimes" "$LIN6_ROOT" "$CARGO_TARGET_DIR" ||
+    printf '    warning: scripts/source-mtimes failed; cargo rebuilds the workspace\n' >&2
+  export LIN6_SOURCES_SETTLED=1
+fi
 
 # Each step prints how long the one before it took, so a slow CI run shows where.
 LIN6_STEP_START=${LIN6_STEP_START:-}

@@ -101,33 +101,26 @@ in_ns mn ip -ts -o monitor address > "$CP_WORK/addrmon" &
 caps+=($!)
 sleep 1
 
-# The stream: from the CN, paced to ~8 Mbit/s (1 MB/s) at the CN (netem)
-# while the MN moves, 8 MB plus 6 MB per move (a move takes 3-4 s), so it
-# lasts through every move; the pacing is lifted after the last move, so
-# that what is left arrives without keeping the run waiting. A queue of 8
-# packets (12 ms at 8 Mbit/s): a deep pacing queue (netem's 1000 packets,
-# 1.5 s at 8 Mbit/s) would hold the first packet to the new locator behind
-# the ones already queued for the old one, and the figure would measure
-# that queue.
+# The stream: from the CN at ~8 Mbit/s (1 MB/s) while the MN moves, as a
+# media server sends it: paced by the CN's TCP (SO_MAX_PACING_RATE,
+# qemu-tests/paced_send.py), 8 MB plus 6 MB per move (a move takes 3-4 s),
+# so it lasts through every move; after the last move the pacing is lifted,
+# so that what is left arrives without keeping the run waiting.
 #
-# The daemons mark their datagrams as network control (lin6::qos: DSCP
-# CS6), and the CN's link serves that class beside the paced queue (an HTB
-# class of its own, picked by a flower filter on the traffic class), as a
-# QoS-aware access link would. With everything in the one 8-packet FIFO,
-# TCP keeps it full and the CN's MA Queries were tail-dropped there, each
-# costing a 200 ms query timeout (seen in the breakdown of earlier runs).
+# Paced in the socket, the segments not yet sent wait *before* lin6.ko's
+# translation, so the figure measures lin6 and not a queue: shaped by a
+# queue on the CN's link instead (netem, as this scenario did before), the
+# first packet to the new locator waits behind the ones already translated
+# to the old one, queue length / rate more (12 ms for 8 packets at 8
+# Mbit/s, 1.5 s for netem's default 1000), and TCP keeps that queue full,
+# so the daemons' datagrams need a class of their own beside it (they are
+# marked network control, lin6::qos, for links that do).
 wait $make_file || fail "the stream's file was not made"
-tc -n cn -b - <<EOF
-qdisc add dev eth0 root handle 1: htb default 20
-class add dev eth0 parent 1: classid 1:10 htb rate 1gbit prio 0
-class add dev eth0 parent 1: classid 1:20 htb rate 1gbit prio 1
-qdisc add dev eth0 parent 1:20 handle 20: netem rate 8mbit limit 8
-filter add dev eth0 parent 1: protocol ipv6 prio 1 flower ip_tos 0xc0/0xfc classid 1:10
-EOF
 in_ns mn timeout $((120 + 10 * MOVES)) socat -u TCP6-LISTEN:5002,bind=[$MN_LIN6],reuseaddr OPEN:"$CP_WORK/recv",creat,trunc &
 server=$!
 sleep 0.5
-cp_in_dns_ns cn timeout $((120 + 10 * MOVES)) socat -u OPEN:"$CP_WORK/file" TCP6:$MN_NAME:5002 &
+cp_in_dns_ns cn timeout $((120 + 10 * MOVES)) /usr/bin/python3 "$LIN6_QEMU_TESTS/paced_send.py" \
+  "$MN_NAME" 5002 "$CP_WORK/file" 1000000 "$CP_WORK/unpace" &
 client=$!
 # Moving before the stream flows would move a node with no correspondent
 # yet (a slow guest takes seconds to set the connection up).
@@ -147,9 +140,8 @@ for next in "${route[@]}"; do
   cur=$next
   sleep 2.5
 done
-# The moves are over: the rest of the stream at full speed (same queue,
-# its counters kept for the report below).
-in_ns cn tc qdisc change dev eth0 parent 1:20 handle 20: netem limit 1000
+# The moves are over: the rest of the stream at full speed.
+touch "$CP_WORK/unpace"
 
 wait $client; client_rc=$?
 wait $server; server_rc=$?
@@ -164,8 +156,6 @@ done
 for p in "${decoders[@]}"; do wait "$p"; done
 # The figures.
 /usr/bin/python3 "$LIN6_QEMU_TESTS/handover.py" "$CP_WORK" "$MN_IID" | tee "$CP_WORK/handover.txt"
-# The CN's queues: drops (qdisc 20: the stream's pacing queue).
-in_ns cn tc -s qdisc show dev eth0 | awk '/^qdisc/ { q = $2 " " $3 } /dropped/ { print "CN qdisc " q ": " $0 }'
 # The CN's TCP: retransmission timeouts would show here.
 echo "CN TCP counters: $(in_ns cn nstat -asz TcpRetransSegs TcpExtTCPTimeouts TcpExtTCPLossProbes \
   TcpExtTCPSpuriousRTOs 2>/dev/null | awk 'NR > 1 { printf "%s=%s ", $1, $2 }')"
