@@ -25,13 +25,16 @@ pub fn udp_ports_on_loopback(width: u16) -> u16 {
     for _ in 0..SPAN {
         let offset = NEXT.fetch_add(width, Ordering::Relaxed);
         let first = FIRST + (base.wrapping_add(offset)) % (SPAN - width);
-        let all_free = (first..first + width)
-            .all(|p| UdpSocket::bind((Ipv6Addr::LOCALHOST, p)).is_ok());
+        let all_free =
+            (first..first + width).all(|p| UdpSocket::bind((Ipv6Addr::LOCALHOST, p)).is_ok());
         if all_free {
             return first;
         }
     }
-    panic!("no {width} free UDP ports on [::1] in {FIRST}..{}", FIRST + SPAN);
+    panic!(
+        "no {width} free UDP ports on [::1] in {FIRST}..{}",
+        FIRST + SPAN
+    );
 }
 
 #[cfg(test)]

@@ -3,11 +3,11 @@
 
 use lin6::addr::NodeId;
 use lin6::auth::{Key, unix_now};
-use lin6::test_ports::udp_ports_on_loopback;
 use lin6::ls::{
     Body, Frame, Heartbeat, MaAssign, MaReply, MaRequest, Message, ReplyCode, RttReply, RttStatus,
     ServiceLevel, decode,
 };
+use lin6::test_ports::udp_ports_on_loopback;
 use lsd::metrics::DropReason;
 use lsd::subscribers::ConfigSubscribers;
 use lsd::{Config, Running};
