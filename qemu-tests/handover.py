@@ -168,6 +168,9 @@ def main():
             extra.append(f"first miss at {(misses[0] - t_addr) * 1000:.1f} ms")
         if dropped:
             extra.append(f"{len(dropped)} CN events came while resolving")
+        early = [t for t, l in ma if lo <= t < hi and "answered from the registration being committed" in l]
+        if early:
+            extra.append(f"{len(early)} MA queries answered from the registration being committed")
         waited = [t for t, l in ma if lo <= t < hi and "answered after the registration" in l]
         if waited:
             extra.append(f"{len(waited)} MA queries waited for the registration")

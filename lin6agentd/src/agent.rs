@@ -57,8 +57,9 @@ pub enum QueryOutcome {
     Reply(MaReply),
     /// Not in the cache: ask the database.
     Lookup(MaQuery),
-    /// A verified registration of this node is being committed: wait for
-    /// it ([`Pending::wait`]), then answer with [`Agent::answer_after_wait`].
+    /// A verified registration of this node, not known to be newer than
+    /// the cached mapping, is being committed: wait for it
+    /// ([`Pending::wait`]), then answer with [`Agent::answer_after_wait`].
     Wait(MaQuery, Pending),
     /// Malformed: drop without a reply.
     Drop,
@@ -79,9 +80,19 @@ impl Pending {
     }
 }
 
+/// A registration being committed, as the pending map holds it.
+struct PendingEntry {
+    committed: watch::Receiver<()>,
+    /// The mapping being written, when the request was fresh against the
+    /// cached mapping (see [`Agent::register_decoded`]): queries are
+    /// answered with it at once.
+    early: Option<Mapping>,
+}
+
 /// Held by a registration from the moment it verified until it is
-/// committed (and cached) or failed: queries for the node meanwhile wait
-/// for it, instead of answering with the locator the node just left.
+/// committed (and cached) or failed: queries for the node meanwhile get
+/// the mapping being written, or wait for it, instead of the locator the
+/// node just left.
 struct PendingGuard<'a> {
     agent: &'a Agent,
     node: NodeId,
@@ -97,7 +108,7 @@ impl Drop for PendingGuard<'_> {
             .write()
             .unwrap_or_else(|p| p.into_inner());
         if p.get(&self.node)
-            .is_some_and(|rx| rx.same_channel(&tx.subscribe()))
+            .is_some_and(|e| e.committed.same_channel(&tx.subscribe()))
         {
             p.remove(&self.node);
             self.agent.pending_count.fetch_sub(1, Ordering::Release);
@@ -121,7 +132,7 @@ pub struct Agent {
     log_second: AtomicU64,
     log_count: AtomicU64,
     /// Nodes whose verified registration is being committed.
-    pending: RwLock<HashMap<NodeId, watch::Receiver<()>>>,
+    pending: RwLock<HashMap<NodeId, PendingEntry>>,
     /// `pending.len()`, read without the lock on every query.
     pending_count: AtomicUsize,
     /// Subscribers' keys as their last registration read them, so that a
@@ -180,9 +191,9 @@ impl Agent {
     }
 
     /// Marks a registration of `node` as being committed (see
-    /// [`PendingGuard`]); a second one for the same node leaves the first
-    /// one's mark.
-    fn pending_guard(&self, node: NodeId) -> PendingGuard<'_> {
+    /// [`PendingGuard`]), with the mapping queries may have at once; a
+    /// second one for the same node leaves the first one's mark.
+    fn pending_guard(&self, node: NodeId, early: Option<Mapping>) -> PendingGuard<'_> {
         let mut p = self.pending.write().unwrap_or_else(|p| p.into_inner());
         if p.contains_key(&node) {
             return PendingGuard {
@@ -191,8 +202,8 @@ impl Agent {
                 tx: None,
             };
         }
-        let (tx, rx) = watch::channel(());
-        p.insert(node, rx);
+        let (tx, committed) = watch::channel(());
+        p.insert(node, PendingEntry { committed, early });
         self.pending_count.fetch_add(1, Ordering::Release);
         PendingGuard {
             agent: self,
@@ -201,12 +212,13 @@ impl Agent {
         }
     }
 
-    fn pending_of(&self, node: NodeId) -> Option<Pending> {
+    fn pending_of(&self, node: NodeId) -> Option<Result<Mapping, Pending>> {
         if self.pending_count.load(Ordering::Acquire) == 0 {
             return None;
         }
         let p = self.pending.read().unwrap_or_else(|p| p.into_inner());
-        p.get(&node).map(|rx| Pending(rx.clone()))
+        p.get(&node)
+            .map(|e| e.early.ok_or_else(|| Pending(e.committed.clone())))
     }
 
     pub fn store(&self) -> &Store {
@@ -255,8 +267,16 @@ impl Agent {
                 return QueryOutcome::Drop;
             }
         };
-        if let Some(p) = self.pending_of(q.node) {
-            return QueryOutcome::Wait(q, p);
+        match self.pending_of(q.node) {
+            Some(Ok(m)) => {
+                Metrics::inc(&self.metrics.queries_early);
+                debug!(node = %q.node, prefix = %m.prefix, "MA Query answered from the registration being committed");
+                let r = Self::reply_for(&q, Some(m), now);
+                self.count_answer(&r);
+                return QueryOutcome::Reply(r);
+            }
+            Some(Err(p)) => return QueryOutcome::Wait(q, p),
+            None => {}
         }
         match self.cache.get(q.node) {
             Some(m) => {
@@ -465,9 +485,28 @@ impl Agent {
                 sequence: msg.sequence,
             };
             let epoch = self.cache.epoch();
-            // Verified and fresh: queries for the node wait for the commit
-            // (dropped after the cache is updated, or on failure).
-            let _pending = self.pending_guard(msg.node);
+            // Verified: until the commit (or its failure), queries for the
+            // node get this mapping at once if the request is fresh against
+            // what this MA last knew of the node (the database's own check
+            // after a fresh read, else the cached mapping's sequence, which
+            // a replayed request cannot pass), and wait for the commit
+            // otherwise. Answering before the commit saves a correspondent
+            // the database's write on the handover's path; what it answers
+            // is where the node, by its signed request, now is.
+            let early = match (fresh, self.cache.get(msg.node)) {
+                (true, _) => Some(m),
+                (false, Some(c)) => replay_check(
+                    self.params.replay_window_s,
+                    Some(c.sequence),
+                    msg.sequence,
+                    msg.timestamp,
+                    now32,
+                )
+                .is_ok()
+                .then_some(m),
+                (false, None) => None,
+            };
+            let _pending = self.pending_guard(msg.node, early);
             if self
                 .store
                 .register(msg.node, key.id, &secret_hex, &m, now)

@@ -70,6 +70,8 @@ pub struct Metrics {
     pub queries_busy: AtomicU64,
     pub queries_db_error: AtomicU64,
     pub cache_hits: AtomicU64,
+    /// Queries answered with a registration still being committed.
+    pub queries_early: AtomicU64,
     pub cache_misses: AtomicU64,
     /// Change notifications (PostgreSQL) or change-log entries (SQLite) applied.
     pub changes_applied: AtomicU64,
@@ -186,6 +188,11 @@ impl Metrics {
             "cache_hits_total",
             "MA Queries answered from memory.",
             &self.cache_hits,
+        );
+        counter(
+            "queries_early_total",
+            "MA Queries answered with the node's registration while it was being committed.",
+            &self.queries_early,
         );
         counter(
             "cache_misses_total",

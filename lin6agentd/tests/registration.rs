@@ -340,57 +340,95 @@ async fn same_request_at_two_agents_at_once_is_accepted_exactly_once() {
     assert_eq!((m.sequence, m.prefix), (20, prefix(20)));
 }
 
-/// A query for a node whose verified registration is being committed waits
-/// for the commit and gets the new locator, not the one the node just left
-/// (the database's write lock, held here by another connection, keeps the
-/// registration from committing until we let it).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn query_during_a_registration_waits_for_its_commit() {
+/// An agent whose node(1) has registered prefix(1) (sequence 10), and a
+/// second connection holding the database's write lock, so that the next
+/// registration verifies and then cannot commit until the test says so.
+async fn agent_with_the_database_locked(
+    dir: &tempfile::TempDir,
+) -> (Arc<Agent>, sqlx::SqliteConnection) {
     use sqlx::Connection;
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(&dir);
-    let a = Arc::new(agent(&url).await);
-    add(a.store(), node(1), 1).await;
-    let r = a
-        .register(NOW, &request(node(1), &key(1), 10, prefix(1), TS, 300))
-        .await
-        .unwrap();
-    assert_eq!(reply_code(&r, &key(1)), (UpdateCode::Ok, true));
-
+    let url = sqlite_url(dir);
+    let a = Arc::new(agent_with_node_1_registered(dir).await);
     let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
     sqlx::query("BEGIN IMMEDIATE")
         .execute(&mut other)
         .await
         .unwrap();
-    let reg = {
-        let a = a.clone();
-        tokio::spawn(async move {
-            a.register(NOW, &request(node(1), &key(1), 11, prefix(2), TS, 300))
-                .await
-        })
+    (a, other)
+}
+
+fn register_in_background(
+    a: &Arc<Agent>,
+    req: Vec<u8>,
+) -> tokio::task::JoinHandle<Option<Vec<u8>>> {
+    let a = a.clone();
+    tokio::spawn(async move { a.register(NOW, &req).await })
+}
+
+/// A query for a node whose registration has verified, and is newer than
+/// what the agent knew of the node, is answered with the new locator at
+/// once, while the database is still writing it: the correspondent does
+/// not wait for the commit on the handover's path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_during_a_fresh_registration_gets_the_new_locator_before_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, mut other) = agent_with_the_database_locked(&dir).await;
+    let reg = register_in_background(&a, request(node(1), &key(1), 11, prefix(2), TS, 300));
+    let mut waited = 0;
+    let early = loop {
+        match a.answer_from_cache(NOW + 1, &query(node(1), 78)) {
+            QueryOutcome::Reply(r) if mapping_of(&r).map(|m| m.0) == Some(prefix(2)) => break r,
+            QueryOutcome::Reply(_) => {}
+            other => panic!("expected an answer from memory, got {other:?}"),
+        }
+        assert!(waited < 200, "the registration never became pending");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += 1;
     };
-    // Until the registration has verified and waits for the database.
+    assert_eq!(early.sequence, 78);
+    assert!(!reg.is_finished(), "answered before the commit");
+    assert_eq!(Metrics::get(&a.metrics().queries_early), 1);
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    let r = reg.await.unwrap().unwrap();
+    assert_eq!(reply_code(&r, &key(1)), (UpdateCode::Ok, true));
+    let db = a.store().mapping(node(1)).await.unwrap().unwrap();
+    assert_eq!((db.prefix, db.sequence), (prefix(2), 11));
+}
+
+/// A replayed registration (its sequence not newer than the cached
+/// mapping's) verifies, since its signature is genuine, but gives queries
+/// nothing early: they wait for the database's verdict, which refuses it,
+/// and get the mapping the node really has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_registration_is_not_answered_early_and_queries_keep_the_true_locator() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, mut other) = agent_with_the_database_locked(&dir).await;
+    let reg = register_in_background(&a, request(node(1), &key(1), 10, prefix(2), TS, 300));
     let mut waited = 0;
     while !matches!(
         a.answer_from_cache(NOW, &query(node(1), 1)),
         QueryOutcome::Wait(..)
     ) {
-        assert!(waited < 200, "the registration never became pending");
+        assert!(waited < 200, "the replay never became pending");
         tokio::time::sleep(Duration::from_millis(10)).await;
         waited += 1;
     }
     let q = {
         let a = a.clone();
-        tokio::spawn(async move { a.query(NOW + 1, &query(node(1), 78)).await })
+        tokio::spawn(async move { a.query(NOW + 1, &query(node(1), 79)).await })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(!q.is_finished(), "the query must wait for the commit");
+    assert!(!q.is_finished(), "the query must wait for the verdict");
     sqlx::query("COMMIT").execute(&mut other).await.unwrap();
     let r = reg.await.unwrap().unwrap();
-    assert_eq!(reply_code(&r, &key(1)), (UpdateCode::Ok, true));
+    assert_eq!(
+        reply_code(&r, &key(1)),
+        (UpdateCode::ReplayedSequence, true)
+    );
     let q = answer(&q.await.unwrap().unwrap());
-    assert_eq!(q.sequence, 78);
-    assert_eq!(mapping_of(&q).map(|m| m.0), Some(prefix(2)));
+    assert_eq!(q.sequence, 79);
+    assert_eq!(mapping_of(&q).map(|m| m.0), Some(prefix(1)));
+    assert_eq!(Metrics::get(&a.metrics().queries_early), 0);
     // And with nothing pending, straight from the cache.
     assert!(matches!(
         a.answer_from_cache(NOW, &query(node(1), 2)),

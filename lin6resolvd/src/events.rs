@@ -127,8 +127,16 @@ pub struct Ctx {
     moved_to: Mutex<Option<Ipv6Addr>>,
     inflight: Mutex<HashMap<NodeId, Inflight>>,
     permits: Arc<Semaphore>,
-    last_refresh: Mutex<HashMap<NodeId, Instant>>,
+    /// Per peer: when its current refresh interval began, and how many
+    /// of its Refreshes were honoured in it.
+    last_refresh: Mutex<HashMap<NodeId, (Instant, u8)>>,
 }
+
+/// Mapping Refreshes honoured per peer in `refresh.min_interval_ms`: a
+/// node that moves sends two, one with its registration and one when its
+/// MA has accepted it; a flood of forged ones costs at most this many MA
+/// queries per peer and interval.
+pub const REFRESHES_PER_INTERVAL: u8 = 2;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Every critical section is a few map operations that cannot leave
@@ -464,20 +472,26 @@ impl Ctx {
         let min = Duration::from_millis(self.cfg.refresh.min_interval_ms);
         {
             let mut last = lock(&self.last_refresh);
-            if let Some(t) = last.get(&peer)
-                && now.saturating_duration_since(*t) < min
-            {
-                bump(&self.stats.refreshes_ignored);
-                return;
-            }
-            if last.len() >= self.cfg.correspondents.capacity {
-                last.retain(|_, t| now.saturating_duration_since(*t) < min);
-                if last.len() >= self.cfg.correspondents.capacity {
-                    bump(&self.stats.refreshes_ignored);
-                    return;
+            match last.get_mut(&peer) {
+                Some((start, n)) if now.saturating_duration_since(*start) < min => {
+                    if *n >= REFRESHES_PER_INTERVAL {
+                        bump(&self.stats.refreshes_ignored);
+                        return;
+                    }
+                    *n += 1;
+                }
+                Some(entry) => *entry = (now, 1),
+                None => {
+                    if last.len() >= self.cfg.correspondents.capacity {
+                        last.retain(|_, (t, _)| now.saturating_duration_since(*t) < min);
+                        if last.len() >= self.cfg.correspondents.capacity {
+                            bump(&self.stats.refreshes_ignored);
+                            return;
+                        }
+                    }
+                    last.insert(peer, (now, 1));
                 }
             }
-            last.insert(peer, now);
         }
         info!(%peer, %from, "Mapping Refresh: asking the peer's MA");
         bump(&self.stats.requeries);

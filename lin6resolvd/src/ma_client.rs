@@ -18,7 +18,7 @@ use lin6::wire::{
     UpdateReply, UpdateRequest,
 };
 use tokio::net::UdpSocket;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot};
 use tokio::time::{Instant, timeout_at};
 use tracing::{debug, info, warn};
 
@@ -76,13 +76,15 @@ impl Registrar {
     }
 
     /// Registers `prefix` for `lifetime` seconds with the first MA of `mas`
-    /// (starting at `start`, wrapping round) that accepts it.
+    /// (starting at `start`, wrapping round) that accepts it. `sent` is
+    /// told when the first request is on the wire.
     pub async fn register(
         &mut self,
         mas: &[Server],
         start: usize,
         prefix: Prefix64,
         lifetime: u32,
+        mut sent: Option<oneshot::Sender<()>>,
     ) -> Result<Accepted, MaError> {
         if mas.is_empty() {
             return Err(MaError::NoMa);
@@ -91,7 +93,7 @@ impl Registrar {
         for i in 0..mas.len() {
             let index = (start + i) % mas.len();
             let ma = mas[index];
-            match self.register_one(ma, prefix, lifetime).await? {
+            match self.register_one(ma, prefix, lifetime, &mut sent).await? {
                 Some(UpdateCode::Ok) => {
                     info!(ma = %ma, %prefix, lifetime, "registered");
                     return Ok(Accepted { index, ma });
@@ -115,6 +117,7 @@ impl Registrar {
         ma: Server,
         prefix: Prefix64,
         lifetime: u32,
+        sent: &mut Option<oneshot::Sender<()>>,
     ) -> Result<Option<UpdateCode>, MaError> {
         let to = ma.ma_registration();
         let sock = bind_for(to).await?;
@@ -136,6 +139,9 @@ impl Registrar {
             let bytes = Authenticated::sign(req, &self.key).to_vec();
             sock.send_to(&bytes, to).await?;
             debug!(ma = %ma, %prefix, sequence = req.sequence, "Mapping Update Request sent");
+            if let Some(tx) = sent.take() {
+                let _ = tx.send(());
+            }
             let deadline = Instant::now() + wait;
             let key = &self.key;
             let reply = recv_matching(&sock, to, deadline, |buf| {
@@ -376,7 +382,7 @@ mod tests {
         .await;
         let mut r = Registrar::new(node(), key(), retry());
         let e = r
-            .register(&[ma], 0, "2001:db8::/64".parse().unwrap(), 60)
+            .register(&[ma], 0, "2001:db8::/64".parse().unwrap(), 60, None)
             .await
             .unwrap_err();
         assert!(matches!(e, MaError::NoAnswer { tried: 1 }), "{e}");
@@ -397,7 +403,7 @@ mod tests {
         .await;
         let mut r = Registrar::new(node(), key(), retry());
         let acc = r
-            .register(&[ma], 0, "2001:db8::/64".parse().unwrap(), 60)
+            .register(&[ma], 0, "2001:db8::/64".parse().unwrap(), 60, None)
             .await
             .unwrap();
         assert_eq!(acc.ma, ma);
@@ -411,12 +417,12 @@ mod tests {
         let (good, _) = fake_ma(|req, _| vec![reply(UpdateCode::Ok, req.sequence, true)]).await;
         let mut r = Registrar::new(node(), key(), retry());
         let acc = r
-            .register(&[bad, good], 0, "2001:db8::/64".parse().unwrap(), 60)
+            .register(&[bad, good], 0, "2001:db8::/64".parse().unwrap(), 60, None)
             .await
             .unwrap();
         assert_eq!(acc.index, 1);
         let e = r
-            .register(&[bad], 0, "2001:db8::/64".parse().unwrap(), 60)
+            .register(&[bad], 0, "2001:db8::/64".parse().unwrap(), 60, None)
             .await
             .unwrap_err();
         assert!(

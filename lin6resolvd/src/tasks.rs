@@ -19,7 +19,7 @@ use lin6::addr::Prefix64;
 use lin6::discovery::{Discovery, Server};
 use lin6::netlink::{Event, NodeSet};
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::{error, info, warn};
@@ -412,10 +412,30 @@ async fn registration_loop(
             continue;
         }
         let start = if sticky { current } else { 0 };
-        match registrar
-            .register(&mas, start, prefix, cfg.registration.lifetime_s)
-            .await
-        {
+        let moving = registered.is_some_and(|p| p != prefix);
+        let (sent_tx, sent_rx) = oneshot::channel();
+        // A move: the correspondents are told as soon as the request is on
+        // the wire, a round trip before the MA's reply. The MA answers
+        // their queries with the new locator once it has verified the
+        // request (lin6agentd's pending registrations); a query that still
+        // got the old one is put right by the second Refresh, sent when the
+        // MA has accepted.
+        let early_refresh = async {
+            if moving && sent_rx.await.is_ok() {
+                ctx.notify_correspondents(&sock).await;
+            }
+        };
+        let (registered_now, ()) = tokio::join!(
+            registrar.register(
+                &mas,
+                start,
+                prefix,
+                cfg.registration.lifetime_s,
+                Some(sent_tx)
+            ),
+            early_refresh
+        );
+        match registered_now {
             Ok(acc) => {
                 if sticky && acc.index != current && registered.is_some() {
                     warn!(ma = %acc.ma, "our MA changed: the previous one stopped answering");
@@ -426,7 +446,7 @@ async fn registration_loop(
                 bump(&ctx.stats.registrations_ok);
                 backoff = initial_backoff;
                 next = Instant::now() + cfg.refresh_after();
-                if registered.is_some_and(|p| p != prefix) {
+                if moving {
                     ctx.notify_correspondents(&sock).await;
                     ctx.rechoose_pools();
                 }
