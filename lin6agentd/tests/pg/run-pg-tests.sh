@@ -6,6 +6,7 @@ set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 eval "$("$here/start-postgres.sh")"
 trap '"$here/stop-postgres.sh"' EXIT INT TERM
-LIN6AGENTD_REQUIRE_PG=1 cargo test -p lin6agentd --test pg_replicas "$@"
-# lsd reads service levels from the same database (lin6db).
-LIN6AGENTD_REQUIRE_PG=1 cargo test -p lsd --test subscriber_db "$@"
+# lsd reads service levels from the same database (lin6db): subscriber_db.
+# --workspace, not -p: the features are then the ones `cargo test
+# --workspace` built with, so nothing is compiled a second time.
+LIN6AGENTD_REQUIRE_PG=1 cargo test --workspace --test pg_replicas --test subscriber_db "$@"
