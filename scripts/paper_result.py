@@ -78,7 +78,10 @@ def main():
         json.dump(d, f, indent=1)
         f.write("\n")
     for k, g in d["goals"].items():
-        verdict = "not measured" if g["met"] is None else ("met" if g["met"] else "NOT met")
+        if g["met"] is None:
+            verdict = "undecided (noise: more rounds)" if g.get("ci95") else "not measured"
+        else:
+            verdict = "met" if g["met"] else "NOT met"
         print(f"    goal {k}: {verdict}")
 
 
