@@ -40,15 +40,6 @@ check "cn maps mn to its true prefix" test "$(cp_map cn "$MN_ID" | cut -d' ' -f1
 rejected() { cp_agent_metric ma1 lin6agentd_registrations_rejected_total "reason=\"$1\""; }
 rejected_ge() { test "$(rejected "$1")" -ge "$2"; }
 found_gt() { test "$(cp_agent_metric ma1 lin6agentd_queries_total 'result="found"')" -gt "$1"; }
-# ma1 accepts only the MN's own registrations from here on: the refreshes
-# its resolver makes (every lifetime/2, which a slow guest may reach).
-accepted_before=$(cp_agent_metric ma1 lin6agentd_registrations_accepted_total)
-mn_ok_before=$(cp_resolvd_metric mn lin6resolvd_registrations_ok_total)
-only_the_mn_accepted() {
-  test $(($(cp_agent_metric ma1 lin6agentd_registrations_accepted_total) - accepted_before)) \
-    = $(($(cp_resolvd_metric mn lin6resolvd_registrations_ok_total) - mn_ok_before))
-}
-
 # 1. Wrong key: ev claims the MN's Node ID, with its own locator prefix.
 cp_addr ev eth0 "2001:db8:e::$MN_IID/64" 2001:db8:e::1
 CP_SECRET=ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100 \
@@ -111,8 +102,11 @@ check "disabled: logged" grep -q 'registration refused.*disabled' "$CP_WORK/ma1.
 check "disabled: it has no mapping" test "$(cp_agent_maps ma1 ma1 "$OFF_ID")" = none
 cp_kill resolvd-ev
 
-# (wait_for: a refresh the MA accepted may not have reached the MN yet.)
-check "nothing the attacker sent was accepted" wait_for 5 only_the_mn_accepted
+# Every registration ma1 accepted is the MN's, at its true prefix. (Not a
+# count: under load the MN resends a request whose reply is late, and the MA
+# accepts both, each with its own sequence, while the MN counts one.)
+not_the_mn() { grep ' lin6agentd::agent: registered ' "$CP_WORK/ma1.log" | grep -v " node=$MN_ID prefix=$true_pfx " || true; }
+check "nothing the attacker sent was accepted (ma1 registered only the MN, at its prefix)" test -z "$(not_the_mn)"
 check "the MN's mapping is still the true one" test "$(cp_agent_maps ma1 ma1 "$MN_ID")" = $true_pfx
 
 # 5. A forged Mapping Refresh for the MN, from ev, to the CN's resolver.
