@@ -271,7 +271,9 @@ async fn pool_miss_asks_the_ls_which_ma_and_installs_the_locator_of_the_server_i
         "the LS's choice is cached for the pool"
     );
 
-    // The next miss for the pool goes straight to the chosen MA.
+    // The next miss for the pool goes straight to the chosen MA. (Once the
+    // first resolution has ended: a plain miss during one is left to it.)
+    wait_until(10, "first resolution ended", async || get(&s.resolved) >= 1).await;
     let requests = get(&s.ls.requests);
     r.events.send(miss(pool_node())).await.unwrap();
     wait_until(10, "second resolution", async || get(&s.resolved) >= 2).await;
