@@ -32,10 +32,14 @@ assigned() {  # assigned SITE J: the LS assigned user J to site SITE's MA
 # The network paces the stream (an HTB class on rt's port to user 1, which
 # stays its port on either network): 4 MB at 800 kbit/s, ~42 s. curl's
 # --limit-rate did not hold in the guest (ls_e saw 5 MB in 2.8 s, and here
-# the stream once ended before the move).
+# the stream once ended before the move). The class's queue is fq_codel, as
+# on a sane access link: with HTB's default FIFO (1,000 packets, 15 s at
+# this rate) the stream kept it full, and the LS's and the new MA's replies
+# to user 1 after the move waited behind it past every timeout.
 tc -n rt -b - <<EOF
 qdisc add dev rt-u1 root handle 1: htb default 1
 class add dev rt-u1 parent 1: classid 1:1 htb rate 800kbit
+qdisc add dev rt-u1 parent 1:1 handle 10: fq_codel
 EOF
 # curl's errors go to curl*.log, which a failed scenario prints.
 ls_fetch 1 "$CP_WORK/got1.bin" > "$CP_WORK/curl1-w.log" 2> "$CP_WORK/curl1.log" &
