@@ -60,8 +60,17 @@ def log_events(path):
     return out
 
 
+def kind(line):
+    """What a captured packet is: an RA, neighbour discovery, or data."""
+    for text, k in (("router advertisement", "ra"), ("neighbor solicitation", "ns"),
+                    ("neighbor advertisement", "na")):
+        if text in line:
+            return k
+    return "data"
+
+
 def dump(path):
-    """(time, is_ra, seq_start, seq_end) of each captured packet."""
+    """(time, kind, seq_start, seq_end) of each captured packet."""
     out = []
     for line in open(path):
         f = line.split()
@@ -73,7 +82,7 @@ def dump(path):
             continue
         m = SEQ.search(line)
         s, e = (int(m.group(1)), int(m.group(2))) if m else (None, None)
-        out.append((t, "router advertisement" in line, s, e))
+        out.append((t, kind(line), s, e))
     return out
 
 
@@ -88,7 +97,7 @@ def main():
     downs = {i: float(l.split()[2]) for i, l in enumerate(open(f"{work}/downs")) if l.strip()}
     dumps = {n: dump(f"{work}/dump{n}") for n in (1, 2, 3)}
     data_all = sorted(
-        (t, n, s, e) for n, d in dumps.items() for (t, ra, s, e) in d if not ra and s is not None
+        (t, n, s, e) for n, d in dumps.items() for (t, k, s, e) in d if k == "data" and s is not None
     )
     mn = log_events(f"{work}/resolvd-mn.log")
     cn = log_events(f"{work}/resolvd-cn.log")
@@ -108,8 +117,8 @@ def main():
         t_mon = min(t for t, l in mon if loc in l and t >= t_up - 0.001)
         t_pfx = first(mn, t_up, t_next, "we moved", f"locator=2001:db8:{new}:0:{iid}")
         t_addr = min(t_mon, t_pfx) if t_pfx else t_mon
-        ra = [t for (t, is_ra, _, _) in dumps[int(new)] if is_ra]
-        data = [(t, s, e) for (t, is_ra, s, e) in dumps[int(new)] if not is_ra]
+        ra = [t for (t, k, _, _) in dumps[int(new)] if k == "ra"]
+        data = [(t, s, e) for (t, k, s, e) in dumps[int(new)] if k == "data"]
         t_ra = max([t for t in ra if t_up <= t <= t_addr + 0.001], default=None)
         t_first, s_first, _ = min((d for d in data if d[0] >= t_addr), key=lambda d: d[0])
         ho = (t_first - t_addr) * 1000
@@ -179,6 +188,11 @@ def main():
             extra.append(f"{len(kicked)} CN queries resent on a Refresh")
         if i in downs:
             extra.append(f"old link down at {(downs[i] - t_addr) * 1000:.1f} ms")
+        # Neighbour discovery on the new link just before the first packet:
+        # the router resolving the MN's new address holds that packet.
+        nd = [(t, k) for (t, k, _, _) in dumps[int(new)] if k in ("ns", "na") and t_addr <= t <= t_first]
+        for t, k in nd[:4]:
+            extra.append(f"{'NS' if k == 'ns' else 'NA'} on the new link at {(t - t_addr) * 1000:.1f} ms")
         sent_before = [e for (t, _, s, e) in data_all if t < t_first]
         last_old = max([t for (t, n, _, _) in data_all if n == int(old) and t < t_first], default=None)
         if last_old is not None:
