@@ -121,6 +121,14 @@ sleep 1
 # so the daemons' datagrams need a class of their own beside it (they are
 # marked network control, lin6::qos, for links that do).
 wait $make_file || fail "the stream's file was not made"
+# One segment per packet from the CN's TCP (its devices' gso_max_segs, which
+# a connection takes at its start): with TSO, pacing at 1 MB/s sent 10
+# segments every 14 ms, so the first packet after the CN's mapping changed
+# waited up to 14 ms for the sender's next burst, a property of the
+# sender, not of lin6.
+for dev in eth0 linsix0; do
+  ip -n cn link set dev "$dev" gso_max_segs 1 2> /dev/null || true
+done
 in_ns mn timeout $((120 + 10 * MOVES)) socat -u TCP6-LISTEN:5002,bind=[$MN_LIN6],reuseaddr OPEN:"$CP_WORK/recv",creat,trunc &
 server=$!
 sleep 0.5
