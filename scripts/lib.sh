@@ -20,10 +20,14 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$LIN6_CACHE/cargo-target}
 # A fresh clone's files are all newer than the cached build, so cargo would
 # rebuild every crate of the workspace. With LIN6_CLEAN_CLONE=1 (.ci/run sets
 # it) files whose content is what the last build here saw get that build's
-# mtimes back (scripts/source-mtimes: content decides, not time). Once per
+# mtimes back (scripts/source-mtimes: content decides, not time). Every run
+# records what it is about to build, so that a build from a working tree
+# into the same target dir is never taken for a clean clone's. Once per
 # run: the scripts this one calls inherit LIN6_SOURCES_SETTLED.
-if [ "${LIN6_CLEAN_CLONE:-0}" = 1 ] && [ -z "${LIN6_SOURCES_SETTLED:-}" ]; then
-  python3 "$LIN6_ROOT/scripts/source-mtimes" "$LIN6_ROOT" "$CARGO_TARGET_DIR" ||
+if [ -z "${LIN6_SOURCES_SETTLED:-}" ]; then
+  restore=()
+  [ "${LIN6_CLEAN_CLONE:-0}" = 1 ] && restore=(--restore)
+  python3 "$LIN6_ROOT/scripts/source-mtimes" "${restore[@]}" "$LIN6_ROOT" "$CARGO_TARGET_DIR" ||
     printf '    warning: scripts/source-mtimes failed; cargo rebuilds the workspace\n' >&2
   export LIN6_SOURCES_SETTLED=1
 fi
