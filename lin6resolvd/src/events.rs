@@ -329,7 +329,7 @@ impl Ctx {
                     lifetime: Lifetime::Seconds(secs),
                     pool,
                 };
-                self.kernel.call(move |k| k.map_new(&m)).await?;
+                self.kernel.call_now(move |k| k.map_new(&m)).await?;
                 let now = Instant::now();
                 if pool {
                     lock(&self.pools).installed(peer, prefix, now);

@@ -6,7 +6,8 @@
 //!
 //! Netlink calls are synchronous (each bounded by the client's timeout); the
 //! daemon makes them through [`KernelHandle::call`], on tokio's blocking
-//! pool, so a slow kernel never holds up the event loop.
+//! pool, so a slow kernel never holds up the event loop, except the install
+//! on a handover's path, [`KernelHandle::call_now`].
 
 use std::collections::HashMap;
 use std::net::{Ipv6Addr, SocketAddr};
@@ -66,6 +67,30 @@ impl KernelHandle {
         })
         .await
         .map_err(|e| KernelError(format!("kernel task: {e}")))?
+    }
+
+    /// Runs `f` on this thread when the kernel is free, else as [`call`]
+    /// does. For the calls on a handover's path (installing the mapping a
+    /// peer's MA just gave): lin6.ko answers a request within the sendmsg
+    /// that carries it, so the call is two syscalls and never waits on
+    /// another task, while a hop to the blocking pool and back is two
+    /// thread wake-ups, each a scheduling delay on a loaded host (a
+    /// millisecond and more in an emulated guest). A call already running
+    /// on the pool (a slow one, say while lin6.ko reloads) holds the lock:
+    /// then this one queues behind it there, never on the event loop.
+    ///
+    /// [`call`]: KernelHandle::call
+    pub async fn call_now<T, F>(&self, f: F) -> Result<T, KernelError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Kernel) -> Result<T, KernelError> + Send + 'static,
+    {
+        match self.0.try_lock() {
+            Ok(mut g) => return f(&mut *g),
+            Err(std::sync::TryLockError::Poisoned(p)) => return f(&mut *p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => {}
+        }
+        self.call(f).await
     }
 
     pub fn datagram_target(&self, lin6_address: Ipv6Addr, port: u16) -> SocketAddr {
@@ -320,5 +345,61 @@ impl Kernel for MemKernel {
             .get(&lin6_address)
             .copied()
             .unwrap_or(SocketAddr::new(lin6_address.into(), port))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::thread;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn call_now_runs_on_the_event_loop_when_the_kernel_is_free() {
+        let k = KernelHandle::new(MemKernel::new());
+        let here = thread::current().id();
+        let ran_on = k.call_now(|_| Ok(thread::current().id())).await.unwrap();
+        assert_eq!(ran_on, here);
+        let pooled = k.call(|_| Ok(thread::current().id())).await.unwrap();
+        assert_ne!(pooled, here, "call goes to the blocking pool");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn call_now_queues_on_the_pool_behind_a_call_in_progress() {
+        let k = KernelHandle::new(MemKernel::new());
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let slow = {
+            let k = k.clone();
+            tokio::spawn(async move {
+                k.call(move |_| {
+                    started_tx.send(()).unwrap();
+                    thread::sleep(Duration::from_millis(300));
+                    Ok(())
+                })
+                .await
+            })
+        };
+        // The slow call holds the kernel; the event loop must not block on it.
+        tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
+            .await
+            .unwrap();
+        let here = thread::current().id();
+        // A timer well inside the slow call: it fires only if the event
+        // loop runs while call_now waits.
+        let ticked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ticker = {
+            let ticked = ticked.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                ticked.store(true, std::sync::atomic::Ordering::SeqCst);
+            })
+        };
+        let ran_on = k.call_now(|_| Ok(thread::current().id())).await.unwrap();
+        assert_ne!(ran_on, here, "a busy kernel sends call_now to the pool");
+        assert!(
+            ticked.load(std::sync::atomic::Ordering::SeqCst),
+            "the event loop ran on while call_now waited"
+        );
+        ticker.await.unwrap();
+        slow.await.unwrap().unwrap();
     }
 }
