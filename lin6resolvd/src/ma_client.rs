@@ -120,7 +120,16 @@ impl Registrar {
         sent: &mut Option<oneshot::Sender<()>>,
     ) -> Result<Option<UpdateCode>, MaError> {
         let to = ma.ma_registration();
-        let sock = bind_for(to).await?;
+        // From the locator being registered: after a move the old address
+        // may still be there, and the route to the MA may still leave by
+        // the old link; a request sent from it would have the MA's reply
+        // sent to an address about to go (seen: the old link went down
+        // 11 ms after the new address came, the reply was lost, and the
+        // registration was confirmed only by the resend, 300 ms later).
+        let sock = match bind_from(prefix.with_node(self.node), to).await {
+            Some(s) => s,
+            None => bind_for(to).await?,
+        };
         let mut wait = self.retry.timeout;
         let mut jumps = 0;
         let mut attempt = 0;
@@ -239,6 +248,26 @@ pub async fn query(
         warn!(ma = %ma, %node, "MA does not answer queries; trying the next MA");
     }
     Err(MaError::NoAnswer { tried: mas.len() })
+}
+
+/// A socket bound to `source`, for datagrams to `to`; `None` when `to` is
+/// not IPv6 or `source` is not (or no longer) one of our addresses.
+async fn bind_from(source: Ipv6Addr, to: SocketAddr) -> Option<UdpSocket> {
+    if !to.is_ipv6() {
+        return None;
+    }
+    match UdpSocket::bind(SocketAddr::from((source, 0))).await {
+        Ok(sock) => {
+            if let Err(e) = lin6::qos::mark_control(&sock, true) {
+                debug!("marking the socket as network control: {e}");
+            }
+            Some(sock)
+        }
+        Err(e) => {
+            debug!(%source, "not sending from our locator: {e}");
+            None
+        }
+    }
 }
 
 async fn bind_for(to: SocketAddr) -> Result<UdpSocket, MaError> {
