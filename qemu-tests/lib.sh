@@ -180,6 +180,14 @@ wait_for() {
   done
 }
 
+# random_file BYTES PATH: BYTES random bytes into PATH. openssl's generator
+# is native code; the guest kernel's /dev/urandom (generic C ChaCha20,
+# emulated) took seconds of system time per 10 MB, ~10 s for the paper's
+# file.
+random_file() {
+  openssl rand -out "$2" "$1" 2> /dev/null || head -c "$1" /dev/urandom > "$2"
+}
+
 # pause SECONDS: a sleep without an exec (a read timing out on a FIFO that
 # nobody writes), for loops that poll: each `sleep` costs an exec's time
 # again in the guest.

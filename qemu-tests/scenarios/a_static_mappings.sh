@@ -26,7 +26,7 @@ check "ping mn2 -> mn1 by LIN6 address" in_ns mn2 ping -6 -c 3 -i 0.2 -W 2 "$MN1
 # The paper's file, over TCP, with checksum offload (CHECKSUM_PARTIAL at the
 # hook); then 8 MB without (a full software checksum at the hook), which
 # shows the other checksum path as well as the whole file would, faster.
-head -c 53850039 /dev/urandom > "$work/file-on"
+random_file 53850039 "$work/file-on"
 head -c 8000000 "$work/file-on" > "$work/file-off"
 for offload in on off; do
   want=$(sha256sum < "$work/file-$offload")

@@ -12,7 +12,7 @@ in_ns rt tc qdisc add dev rt-a root netem rate 50mbit
 in_ns rt tc qdisc add dev rt-c root netem rate 50mbit
 
 work=$(mktemp -d)
-head -c 53850039 /dev/urandom > "$work/file"
+random_file 53850039 "$work/file"
 in_ns mn1 timeout 120 socat -u TCP6-LISTEN:5003,bind=[$MN1_LIN6],reuseaddr OPEN:"$work/recv",creat,trunc &
 server=$!
 sleep 0.5

@@ -28,7 +28,7 @@ check "getaddrinfo($MN_NAME) = $MN_LIN6 (got $got)" test "$got" = "$MN_LIN6"
 # A TCP transfer by name: the CN's first SYN misses, waits in the queue,
 # lin6resolvd resolves it, the SYN goes out. The MN's kernel sees a packet
 # from an unknown source (a miss, reason unknown-source) and asks the CN's MA.
-head -c 4000000 /dev/urandom > "$CP_WORK/file"
+random_file 4000000 "$CP_WORK/file"
 in_ns mn timeout 60 socat -u TCP6-LISTEN:5001,bind=[$MN_LIN6],reuseaddr OPEN:"$CP_WORK/recv",creat,trunc &
 server=$!
 sleep 0.5

@@ -36,11 +36,8 @@ last=${route[-1]}
 # The stream's file (below), made while the rest is set up: 8 MB plus 10 MB
 # per move, at 1 MB/s enough for a move that takes 10 s (3-4 s on a quiet
 # host, 7 s seen with three guests on two cores). The stream stops after
-# the last move; what was sent must have arrived. openssl's generator is
-# native code; the guest's /dev/urandom takes seconds per 10 MB.
-stream_bytes=$((8000000 + 10000000 * MOVES))
-{ openssl rand -out "$CP_WORK/file" "$stream_bytes" 2> /dev/null ||
-  head -c "$stream_bytes" /dev/urandom > "$CP_WORK/file"; } &
+# the last move; what was sent must have arrived.
+random_file $((8000000 + 10000000 * MOVES)) "$CP_WORK/file" &
 make_file=$!
 net_begin
 cp_topology --no-mn-link

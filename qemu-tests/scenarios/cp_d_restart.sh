@@ -12,7 +12,7 @@ cp_control_plane
 check "cn reaches mn" in_ns cn ping -6 -c 2 -i 0.2 -W 3 "$MN_LIN6"
 
 # A TCP stream runs from cn to mn through both restarts.
-head -c 3000000 /dev/urandom > "$CP_WORK/file"
+random_file 3000000 "$CP_WORK/file"
 in_ns mn timeout 120 socat -u TCP6-LISTEN:5004,bind=[$MN_LIN6],reuseaddr OPEN:"$CP_WORK/recv",creat,trunc &
 server=$!
 sleep 0.5

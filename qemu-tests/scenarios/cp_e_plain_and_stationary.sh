@@ -26,7 +26,7 @@ stats() { in_ns mn lin6ctl -j stats | jq -r '"\(.translated_out) \(.translated_i
 before=$(stats)
 resolved=$(cp_resolvd_metric mn lin6resolvd_resolved_total)
 
-head -c 2000000 /dev/urandom > "$CP_WORK/file"
+random_file 2000000 "$CP_WORK/file"
 for peer in pl st; do
   addr=$PL; [ $peer = st ] && addr=$ST
   check "$peer pings mn's ordinary address" in_ns $peer ping -6 -c 2 -i 0.2 -W 3 $MN_PLAIN

@@ -16,7 +16,7 @@ sleep 1
 # at rt, which tells mn1's locator so, quoting locators.
 in_ns rt ip link set rt-b mtu 1280
 in_ns mn2 ip link set eth0 mtu 1280
-head -c 3000000 /dev/urandom > "$work/file"
+random_file 3000000 "$work/file"
 in_ns mn2 timeout 60 socat -u TCP6-LISTEN:5010,bind=[$MN2_LIN6] OPEN:"$work/recv",creat,trunc &
 server=$!
 sleep 0.5

@@ -14,7 +14,7 @@ POOL_ID=02:01:4a:00:00:00:00:63 POOL_IID=201:4a00:0:63
 POOL_LIN6=$LIN6_PREFIX:$POOL_IID
 work=$(mktemp -d)
 # The files the servers stream, made while the network is set up.
-{ head -c 8000000 /dev/urandom > "$work/s1-file" && head -c 200000 /dev/urandom > "$work/s2-file"; } &
+{ random_file 8000000 "$work/s1-file" && random_file 200000 "$work/s2-file"; } &
 make_files=$!
 net_begin
 router rt; host mn; host s1; host s2
