@@ -126,7 +126,7 @@ impl Registrar {
         // sent to an address about to go (seen: the old link went down
         // 11 ms after the new address came, the reply was lost, and the
         // registration was confirmed only by the resend, 300 ms later).
-        let sock = match bind_from(prefix.with_node(self.node), to).await {
+        let sock = match bind_from(prefix.with_node(self.node), to) {
             Some(s) => s,
             None => bind_for(to).await?,
         };
@@ -251,12 +251,30 @@ pub async fn query(
 }
 
 /// A socket bound to `source`, for datagrams to `to`; `None` when `to` is
-/// not IPv6 or `source` is not (or no longer) one of our addresses.
-async fn bind_from(source: Ipv6Addr, to: SocketAddr) -> Option<UdpSocket> {
+/// not IPv6 or `source` is not one of our addresses. lin6.ko raises PREFIX
+/// as the address is added, and the kernel holds it tentative until its
+/// (disabled or optimistic) duplicate address detection has run: in that
+/// moment a plain bind fails with EADDRNOTAVAIL, and an address the
+/// kernel lists (/proc/net/if_inet6) is bound with IPV6_FREEBIND.
+fn bind_from(source: Ipv6Addr, to: SocketAddr) -> Option<UdpSocket> {
     if !to.is_ipv6() {
         return None;
     }
-    match UdpSocket::bind(SocketAddr::from((source, 0))).await {
+    let bind = |freebind: bool| -> std::io::Result<UdpSocket> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let s = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
+        s.set_freebind_v6(freebind)?;
+        s.set_nonblocking(true)?;
+        s.bind(&SocketAddr::from((source, 0)).into())?;
+        UdpSocket::from_std(s.into())
+    };
+    let bound = match bind(false) {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable && is_listed(source) => {
+            bind(true)
+        }
+        r => r,
+    };
+    match bound {
         Ok(sock) => {
             if let Err(e) = lin6::qos::mark_control(&sock, true) {
                 debug!("marking the socket as network control: {e}");
@@ -268,6 +286,18 @@ async fn bind_from(source: Ipv6Addr, to: SocketAddr) -> Option<UdpSocket> {
             None
         }
     }
+}
+
+/// Whether `addr` is on one of this namespace's interfaces, tentative or
+/// not: /proc/net/if_inet6 lists each address as 32 hex digits first.
+fn is_listed(addr: Ipv6Addr) -> bool {
+    let want: String = addr.octets().iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::read_to_string("/proc/net/if_inet6")
+        .map(|t| {
+            t.lines()
+                .any(|l| l.split_whitespace().next() == Some(&want))
+        })
+        .unwrap_or(false)
 }
 
 async fn bind_for(to: SocketAddr) -> Result<UdpSocket, MaError> {
@@ -390,6 +420,20 @@ mod tests {
         } else {
             r.to_vec()
         }
+    }
+
+    #[test]
+    fn only_our_own_addresses_are_listed() {
+        assert!(is_listed(Ipv6Addr::LOCALHOST), "::1 is on lo");
+        assert!(!is_listed("2001:db8::dead".parse().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn bind_from_refuses_an_address_not_ours_and_binds_our_own() {
+        let to: SocketAddr = "[::1]:9".parse().unwrap();
+        assert!(bind_from("2001:db8::dead".parse().unwrap(), to).is_none());
+        let s = bind_from(Ipv6Addr::LOCALHOST, to).expect("::1 is ours");
+        assert_eq!(s.local_addr().unwrap().ip(), Ipv6Addr::LOCALHOST);
     }
 
     #[tokio::test]
