@@ -25,15 +25,21 @@ MN_NAME=mn.lin6.test CN_NAME=cn.lin6.test
 MN_ID=$MN1_ID MN_IID=$MN1_IID MN_LIN6=$MN1_LIN6
 CN_ID=$MN2_ID CN_IID=$MN2_IID CN_LIN6=$MN2_LIN6
 
-# On failure (or any exit), the daemons' logs: a failed check is then
-# explained by what the resolvers and agents said.
+# On failure, the daemons' logs: a failed check is then explained by what
+# the resolvers and agents said. CP_DUMP_LOGS=1 prints them whole at every
+# exit (a benchmark's odd figure is explained the same way).
 cp_on_exit() {
   local rc=$?
-  if [ "$rc" != 0 ]; then
+  if [ "$rc" != 0 ] || [ -n "${CP_DUMP_LOGS:-}" ]; then
     for f in "$CP_WORK"/*.log; do
       [ -f "$f" ] || continue
-      echo "----- $(basename "$f") (last 40 lines)"
-      tail -n 40 "$f"
+      if [ -n "${CP_DUMP_LOGS:-}" ]; then
+        echo "----- $(basename "$f")"
+        cat "$f"
+      else
+        echo "----- $(basename "$f") (last 40 lines)"
+        tail -n 40 "$f"
+      fi
     done
   fi
   cleanup_netns

@@ -146,6 +146,13 @@ check "the stream is flowing (1 MB received)" wait_for 60 flowing
 # address is there, and bash's builtins read it and take the time.
 exec {links}> >(exec ip -n mn -force -batch - > "$CP_WORK/ip-batch.log" 2>&1)
 exec {addrs}< <(exec ip -n mn -o monitor address)
+# drain_addresses: forgets what the monitor said so far (the routers' periodic
+# RAs refresh the addresses of the links that are up, and a line about
+# eth N from its previous visit must not pass for the new address).
+drain_addresses() {
+  local line
+  while read -r -t 0.01 -u "$addrs" line; do :; done
+}
 # new_address N: reads the monitor until eth N's SLAAC address is added.
 new_address() {
   local line deadline=$((SECONDS + 20))
@@ -160,6 +167,7 @@ cur=1
 : > "$CP_WORK/downs"
 for next in "${route[@]}"; do
   check "the stream is running before the move $cur -> $next" kill -0 $client
+  drain_addresses
   echo "$cur $next $EPOCHREALTIME" >> "$CP_WORK/moves"
   echo "link set eth$next up" >&$links
   check "move $cur -> $next: SLAAC address on eth$next" new_address $next
