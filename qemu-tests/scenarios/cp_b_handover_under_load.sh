@@ -76,7 +76,9 @@ for n in 1 2 3; do nsip mn token set "$MN_TOKEN" dev eth$n; done
 net_commit
 loc() { echo "2001:db8:$1::$MN_IID"; }
 # As ip prints it (RFC 5952 keeps a single zero group).
-has_addr() { in_ns mn ip -6 addr show dev "eth$1" | grep -q "2001:db8:$1:0:$MN_IID/64"; }
+# (Not `| grep -q`: grep leaving at the first match can kill ip with
+# SIGPIPE, which pipefail counts as a failure.)
+has_addr() { [[ $(in_ns mn ip -6 addr show dev "eth$1") == *"2001:db8:$1:0:$MN_IID/64"* ]]; }
 
 # The MN starts on network 1 (the agents and Knot start meanwhile).
 in_ns mn ip link set eth1 up
