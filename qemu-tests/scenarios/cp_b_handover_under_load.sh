@@ -108,7 +108,7 @@ sleep 1
 # The stream: from the CN at ~8 Mbit/s (1 MB/s) while the MN moves, as a
 # media server sends it: paced by the CN's TCP (SO_MAX_PACING_RATE,
 # qemu-tests/paced_send.py), long enough to last through every move (the
-# file, above); a second after the last move the server ends it, as when
+# file, above); 2.5 s after the last move the server ends it, as when
 # its client stops watching, and the bytes it sent must have arrived, all
 # of them.
 #
