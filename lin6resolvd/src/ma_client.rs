@@ -128,7 +128,7 @@ impl Registrar {
         // registration was confirmed only by the resend, 300 ms later).
         let sock = match bind_from(prefix.with_node(self.node), to) {
             Some(s) => s,
-            None => bind_for(to).await?,
+            None => bind_for(to)?,
         };
         let mut wait = self.retry.timeout;
         let mut jumps = 0;
@@ -207,7 +207,7 @@ pub async fn query(
     let mut kicks = 0;
     for &ma in mas {
         let to = ma.ma_query();
-        let sock = bind_for(to).await?;
+        let sock = bind_for(to)?;
         let mut wait = retry.timeout;
         let mut attempt = 0;
         while attempt < retry.attempts {
@@ -260,32 +260,16 @@ fn bind_from(source: Ipv6Addr, to: SocketAddr) -> Option<UdpSocket> {
     if !to.is_ipv6() {
         return None;
     }
-    let bind = |freebind: bool| -> std::io::Result<UdpSocket> {
-        use socket2::{Domain, Protocol, Socket, Type};
-        let s = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
-        s.set_freebind_v6(freebind)?;
-        s.set_nonblocking(true)?;
-        s.bind(&SocketAddr::from((source, 0)).into())?;
-        UdpSocket::from_std(s.into())
-    };
-    let bound = match bind(false) {
+    let local = SocketAddr::from((source, 0));
+    let bound = match bind_marked(local, false) {
         Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable && is_listed(source) => {
-            bind(true)
+            bind_marked(local, true)
         }
         r => r,
     };
-    match bound {
-        Ok(sock) => {
-            if let Err(e) = lin6::qos::mark_control(&sock, true) {
-                debug!("marking the socket as network control: {e}");
-            }
-            Some(sock)
-        }
-        Err(e) => {
-            debug!(%source, "not sending from our locator: {e}");
-            None
-        }
-    }
+    bound
+        .inspect_err(|e| debug!(%source, "not sending from our locator: {e}"))
+        .ok()
 }
 
 /// Whether `addr` is on one of this namespace's interfaces, tentative or
@@ -300,13 +284,27 @@ fn is_listed(addr: Ipv6Addr) -> bool {
         .unwrap_or(false)
 }
 
-async fn bind_for(to: SocketAddr) -> Result<UdpSocket, MaError> {
+/// A socket for datagrams to `to`, from the address the kernel chooses.
+fn bind_for(to: SocketAddr) -> Result<UdpSocket, MaError> {
     let any: SocketAddr = match to {
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
     };
-    let sock = UdpSocket::bind(any).await?;
-    if let Err(e) = lin6::qos::mark_control(&sock, to.is_ipv6()) {
+    Ok(bind_marked(any, false)?)
+}
+
+/// A UDP socket bound to `local` (with IPV6_FREEBIND if `freebind`),
+/// marked as network control.
+fn bind_marked(local: SocketAddr, freebind: bool) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(local), Type::DGRAM, Some(Protocol::UDP))?;
+    if freebind {
+        s.set_freebind_v6(true)?;
+    }
+    s.set_nonblocking(true)?;
+    s.bind(&local.into())?;
+    let sock = UdpSocket::from_std(s.into())?;
+    if let Err(e) = lin6::qos::mark_control(&sock, local.is_ipv6()) {
         debug!("marking the socket as network control: {e}");
     }
     Ok(sock)
