@@ -215,6 +215,11 @@ check "the MN's resolver sent a Mapping Refresh per move" \
   test "$(cp_resolvd_metric mn lin6resolvd_refreshes_sent_total)" -ge "$MOVES"
 check "the MN registered at the start and once per move" \
   test "$(cp_resolvd_metric mn lin6resolvd_registrations_ok_total)" -ge $((MOVES + 1))
+# Each registration went from the locator it registered, although the PREFIX
+# event comes while the kernel still holds the new address tentative
+# (lin6resolvd binds it with IPV6_FREEBIND then; a plain bind failed there).
+from_locator() { ! logged "$CP_WORK/resolvd-mn.log" "not sending from our locator"; }
+check "the MN sent every registration from the locator it registered" from_locator
 
 check "a handover time for every move" test "$(grep -c '^move ' "$CP_WORK/handover.txt")" = "$MOVES"
 check "the figures as JSON, one entry per move" \
