@@ -15,19 +15,15 @@ void *rust_helper_net_generic(const struct net *net, unsigned int id)
 	return net_generic(net, id);
 }
 
-unsigned char *rust_helper_skb_network_header(const struct sk_buff *skb)
+/*
+ * The network header, and in *linear how many bytes from it lie in the
+ * linear area (negative: the header is past it). One call, as the IPv6
+ * hooks need both for every packet.
+ */
+unsigned char *rust_helper_skb_network_linear(const struct sk_buff *skb, int *linear)
 {
+	*linear = (int)skb_headlen(skb) - skb_network_offset(skb);
 	return skb_network_header(skb);
-}
-
-int rust_helper_skb_network_offset(const struct sk_buff *skb)
-{
-	return skb_network_offset(skb);
-}
-
-unsigned int rust_helper_skb_headlen(const struct sk_buff *skb)
-{
-	return skb_headlen(skb);
 }
 
 /* ip_summed is a bitfield: bindgen's accessors for it change between trees. */

@@ -88,6 +88,7 @@ pub struct HookState<'a>(&'a bindings::nf_hook_state);
 
 impl<'a> HookState<'a> {
     /// The namespace the packet is in.
+    #[inline]
     pub fn net(&self) -> &'a Net {
         // SAFETY: the core fills `net` with the live namespace whose hook
         // runs, which outlives the hook call.
@@ -152,12 +153,14 @@ impl HookSkb<'_> {
 
 impl core::ops::Deref for HookSkb<'_> {
     type Target = SkBuff;
+    #[inline]
     fn deref(&self) -> &SkBuff {
         self.0
     }
 }
 
 impl core::ops::DerefMut for HookSkb<'_> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut SkBuff {
         self.0
     }

@@ -24,6 +24,7 @@ impl Net {
     /// # Safety
     ///
     /// `ptr` is valid and the namespace stays alive for `'a`.
+    #[inline]
     pub unsafe fn from_raw<'a>(ptr: *const bindings::net) -> &'a Net {
         // SAFETY: `Net` is a transparent wrapper and the caller vouches for
         // validity and lifetime.
@@ -31,6 +32,7 @@ impl Net {
     }
 
     /// The raw pointer, for the C calls of the other `net` abstractions.
+    #[inline]
     pub fn as_ptr(&self) -> *mut bindings::net {
         self.0.get()
     }

@@ -81,86 +81,77 @@ impl SkBuff {
     ///
     /// `ptr` is a valid `sk_buff` that the caller owns or may modify (a
     /// netfilter hook's packet) for `'a`, and nothing else touches it then.
+    #[inline]
     pub unsafe fn from_raw<'a>(ptr: *mut bindings::sk_buff) -> &'a mut SkBuff {
         // SAFETY: transparent wrapper; validity and exclusivity per contract.
         unsafe { &mut *ptr.cast() }
     }
 
     /// The raw pointer.
+    #[inline]
     pub fn as_ptr(&self) -> *mut bindings::sk_buff {
         self.0.get()
     }
 
     /// Total length of the data (linear and paged).
+    #[inline]
     pub fn len(&self) -> u32 {
         // SAFETY: `self` is a valid skb.
         unsafe { (*self.as_ptr()).len }
     }
 
     /// Whether the buffer holds no data.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Offset of the network header from `skb->data`.
+    /// Offset of the network header from `skb->data` (0 if it lies before
+    /// it, which no IPv6 hook sees).
+    #[inline]
     pub fn network_offset(&self) -> usize {
-        // SAFETY: `self` is a valid skb.
-        let off = unsafe { bindings::skb_network_offset(self.as_ptr()) };
-        usize::try_from(off).unwrap_or(0)
+        self.network().map_or(0, |n| n.offset)
     }
 
-    fn network_header(&self) -> *mut u8 {
-        // SAFETY: `self` is a valid skb; the pointer is used only after a
-        // length check against the linear area.
-        unsafe { bindings::skb_network_header(self.as_ptr()) }
-    }
-
-    fn headlen(&self) -> usize {
-        // SAFETY: `self` is a valid skb.
-        unsafe { bindings::skb_headlen(self.as_ptr()) as usize }
+    /// The network header, where the IPv6 hooks find it: at or after
+    /// `skb->data`. One C call, which the per-packet paths make once.
+    #[inline]
+    fn network(&self) -> Option<Network> {
+        let mut linear: crate::ffi::c_int = 0;
+        // SAFETY: `self` is a valid skb; the helper only reads it and writes
+        // the local `linear`.
+        let ptr = unsafe { bindings::skb_network_linear(self.as_ptr(), &mut linear) };
+        // SAFETY: `self` is a valid skb; `data` is a plain pointer field.
+        let data = unsafe { (*self.as_ptr()).data };
+        Some(Network {
+            ptr,
+            offset: (ptr as usize).checked_sub(data as usize)?,
+            linear: usize::try_from(linear).unwrap_or(0),
+        })
     }
 
     /// The fixed IPv6 header, if all of it sits in the linear area (the
     /// IPv6 stack guarantees that at PRE_ROUTING and LOCAL_OUT).
+    #[inline]
     pub fn ipv6_header(&self) -> Option<Ipv6Header> {
-        if self.headlen() < self.network_offset() + IPV6_HDR_LEN {
-            return None;
-        }
-        let nh = self.network_header();
-        let mut h = Ipv6Header {
-            nexthdr: 0,
-            saddr: [0; 16],
-            daddr: [0; 16],
-        };
-        // SAFETY: the 40 bytes from `nh` are in the linear area (checked
-        // above) and we hold the packet; unaligned reads of plain bytes.
-        unsafe {
-            h.nexthdr = *nh.add(6);
-            ptr::copy_nonoverlapping(nh.add(SADDR_OFF), h.saddr.as_mut_ptr(), 16);
-            ptr::copy_nonoverlapping(nh.add(DADDR_OFF), h.daddr.as_mut_ptr(), 16);
-        }
-        Some(h)
-    }
-
-    /// The fixed header's next header, if the header is in the linear area.
-    fn ipv6_nexthdr(&self) -> Option<u8> {
-        if self.headlen() < self.network_offset() + IPV6_HDR_LEN {
-            return None;
-        }
-        // SAFETY: the fixed header lies in the linear area (checked above)
-        // and we hold the packet.
-        Some(unsafe { *self.network_header().add(6) })
+        self.network()?.ipv6_header()
     }
 
     /// Finds the upper-layer header behind any extension headers.
+    #[inline]
     pub fn ipv6_transport(&self) -> Option<Transport> {
+        self.transport_behind(self.network()?)
+    }
+
+    #[inline]
+    fn transport_behind(&self, n: Network) -> Option<Transport> {
         // Most packets have none: a transport right behind the fixed header
         // needs no walk (and no fragment header precedes it).
-        if let Some(nexthdr) = self.ipv6_nexthdr() {
+        if let Some(nexthdr) = n.ipv6_nexthdr() {
             if matches!(nexthdr, proto::TCP | proto::UDP | proto::ICMPV6) {
                 return Some(Transport {
                     proto: nexthdr,
-                    offset: self.network_offset() + IPV6_HDR_LEN,
+                    offset: n.offset + IPV6_HDR_LEN,
                     later_fragment: false,
                 });
             }
@@ -183,6 +174,7 @@ impl SkBuff {
     }
 
     /// Copies `buf.len()` bytes from `offset` (linear or paged data).
+    #[inline]
     pub fn copy_bits(&self, offset: usize, buf: &mut [u8]) -> Result {
         let off = i32::try_from(offset).map_err(|_| EINVAL)?;
         let len = i32::try_from(buf.len()).map_err(|_| EINVAL)?;
@@ -194,6 +186,7 @@ impl SkBuff {
     }
 
     /// Makes the first `len` bytes private and linear, so they may be written.
+    #[inline]
     pub fn ensure_writable(&mut self, len: usize) -> Result {
         let len = u32::try_from(len).map_err(|_| EINVAL)?;
         // SAFETY: `self` is an skb we may modify.
@@ -209,9 +202,9 @@ impl SkBuff {
         saddr: Option<&In6Addr>,
         daddr: Option<&In6Addr>,
     ) -> Result {
-        let hdr = self.ipv6_header().ok_or(EINVAL)?;
-        let net_off = self.network_offset();
-        let csum_at = match self.ipv6_transport() {
+        let n = self.network().ok_or(EINVAL)?;
+        let hdr = n.ipv6_header().ok_or(EINVAL)?;
+        let csum_at = match self.transport_behind(n) {
             Some(t) if !t.later_fragment => match t.proto {
                 proto::TCP => Some((t.offset + 16, false)),
                 proto::UDP => Some((t.offset + 6, true)),
@@ -222,38 +215,38 @@ impl SkBuff {
         };
         let writable = match csum_at {
             Some((off, _)) => off + 2,
-            None => net_off + IPV6_HDR_LEN,
+            None => n.offset + IPV6_HDR_LEN,
         };
         if (self.len() as usize) < writable {
             // A transport header cut short: nothing safe to rewrite.
             return Err(EINVAL);
         }
         self.ensure_writable(writable)?;
+        // SAFETY: `self` is a valid skb; `data` is a plain pointer field.
+        // `ensure_writable` may have moved the data, not the offsets.
+        let data = unsafe { (*self.as_ptr()).data };
 
         if let Some((off, udp)) = csum_at {
+            let partial = self.checksum_partial();
             // SAFETY: `ensure_writable` made the first `off + 2` bytes from
             // `skb->data` linear and private to us.
             unsafe {
-                let data = (*self.as_ptr()).data;
                 let sum = data.add(off).cast::<u16>();
                 // UDP's zero means "no checksum": leave it so.
-                let skip = udp && sum.read_unaligned() == 0 && !self.checksum_partial();
-                if !skip {
-                    for (old, new) in [(&hdr.saddr, saddr), (&hdr.daddr, daddr)] {
-                        if let Some(new) = new {
-                            self.csum_replace16(sum, old, new);
-                        }
-                    }
-                    if udp && sum.read_unaligned() == 0 && !self.checksum_partial() {
+                if !(udp && sum.read_unaligned() == 0 && !partial) {
+                    let diff = csum_diff(&[(&hdr.saddr, saddr), (&hdr.daddr, daddr)]);
+                    bindings::inet_proto_csum_replace_by_diff(sum, self.as_ptr(), diff, true, true);
+                    if udp && sum.read_unaligned() == 0 && !partial {
                         sum.write_unaligned(CSUM_MANGLED_0);
                     }
                 }
             }
         }
 
-        let nh = self.network_header();
-        // SAFETY: the fixed header lies within the writable area made above.
+        // SAFETY: the fixed header, at its unchanged offset from `data`,
+        // lies within the writable area made above.
         unsafe {
+            let nh = data.add(n.offset);
             if let Some(s) = saddr {
                 ptr::copy_nonoverlapping(s.as_ptr(), nh.add(SADDR_OFF), 16);
             }
@@ -300,18 +293,10 @@ impl SkBuff {
         unsafe {
             let data = (*self.as_ptr()).data;
             let sum = data.add(icmp_offset + 2).cast::<u16>();
-            for (old, new, at) in [
-                (&old.saddr, saddr, SADDR_OFF),
-                (&old.daddr, daddr, DADDR_OFF),
-            ] {
+            let diff = csum_diff(&[(&old.saddr, saddr), (&old.daddr, daddr)]);
+            bindings::inet_proto_csum_replace_by_diff(sum, self.as_ptr(), diff, false, true);
+            for (new, at) in [(saddr, SADDR_OFF), (daddr, DADDR_OFF)] {
                 if let Some(new) = new {
-                    bindings::inet_proto_csum_replace16(
-                        sum.cast(),
-                        self.as_ptr(),
-                        old.as_ptr().cast(),
-                        new.as_ptr().cast(),
-                        false,
-                    );
                     ptr::copy_nonoverlapping(new.as_ptr(), data.add(quote + at), 16);
                 }
             }
@@ -320,27 +305,77 @@ impl SkBuff {
     }
 
     /// Whether the transport checksum is left for the device to finish.
+    #[inline]
     pub fn checksum_partial(&self) -> bool {
         // SAFETY: `self` is a valid skb.
         unsafe { bindings::skb_ip_summed(self.as_ptr()) == bindings::CHECKSUM_PARTIAL as u8 }
     }
+}
 
-    /// # Safety
-    ///
-    /// `sum` points at the writable, linear checksum field of this skb.
-    unsafe fn csum_replace16(&mut self, sum: *mut u16, old: &In6Addr, new: &In6Addr) {
-        // SAFETY: per contract; the address arrays are 16 bytes, the four
-        // big-endian words the C function reads, and it copies them first.
+/// Where the network header is, and how much of the packet from it is
+/// linear.
+#[derive(Clone, Copy)]
+struct Network {
+    ptr: *mut u8,
+    /// Its offset from `skb->data`.
+    offset: usize,
+    /// Bytes from it to the end of the linear area.
+    linear: usize,
+}
+
+impl Network {
+    #[inline]
+    fn ipv6_nexthdr(&self) -> Option<u8> {
+        if self.linear < IPV6_HDR_LEN {
+            return None;
+        }
+        // SAFETY: the fixed header lies in the linear area (checked above)
+        // of a packet we hold.
+        Some(unsafe { *self.ptr.add(6) })
+    }
+
+    #[inline]
+    fn ipv6_header(&self) -> Option<Ipv6Header> {
+        if self.linear < IPV6_HDR_LEN {
+            return None;
+        }
+        let mut h = Ipv6Header {
+            nexthdr: 0,
+            saddr: [0; 16],
+            daddr: [0; 16],
+        };
+        // SAFETY: the 40 bytes from `ptr` are in the linear area (checked
+        // above) of a packet we hold; unaligned reads of plain bytes.
         unsafe {
-            bindings::inet_proto_csum_replace16(
-                sum.cast(),
-                self.as_ptr(),
-                old.as_ptr().cast(),
-                new.as_ptr().cast(),
-                true,
-            )
+            h.nexthdr = *self.ptr.add(6);
+            ptr::copy_nonoverlapping(self.ptr.add(SADDR_OFF), h.saddr.as_mut_ptr(), 16);
+            ptr::copy_nonoverlapping(self.ptr.add(DADDR_OFF), h.daddr.as_mut_ptr(), 16);
+        }
+        Some(h)
+    }
+}
+
+/// The checksum difference (a `__wsum`) that replacing each `old` address
+/// with its `new` one (where there is one) makes: the 32-bit ones'
+/// complement sum of the old words complemented and the new ones, as
+/// `inet_proto_csum_replace16` forms it, for both addresses at once. Summed
+/// in 64 bits and folded once, as carry-free additions: one C call instead
+/// of a `csum_partial` per address.
+#[inline]
+fn csum_diff(pairs: &[(&In6Addr, Option<&In6Addr>)]) -> bindings::__wsum {
+    let word =
+        |a: &In6Addr, i: usize| u64::from(u32::from_ne_bytes([a[i], a[i + 1], a[i + 2], a[i + 3]]));
+    let mut acc: u64 = 0;
+    for (old, new) in pairs {
+        if let Some(new) = new {
+            for i in (0..16).step_by(4) {
+                acc += (word(old, i) ^ 0xffff_ffff) + word(new, i);
+            }
         }
     }
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc as bindings::__wsum
 }
 
 /// A socket buffer we own: freed when dropped, unless handed on.
