@@ -314,11 +314,13 @@ impl Lin6Net {
         let Some(skbs) = self.queue.lock().take(node) else {
             return;
         };
-        // Outside the lock: the packets go through our own hook again.
+        // Outside the lock: the packets go through our own hook again. A
+        // refusal there may be our hook's own drop, counted by its reason
+        // too; this counter says what became of the queued packet.
         for skb in skbs {
             match skb.ipv6_local_out(net) {
                 Ok(()) => self.stats.inc(Counter::SentFromQueue),
-                Err(_) => self.stats.inc(Counter::DropMalformed),
+                Err(_) => self.stats.inc(Counter::DropQueueSend),
             }
         }
     }

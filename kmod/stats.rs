@@ -26,9 +26,10 @@ pub(crate) enum Counter {
     FlowsPinned,
     FlowEvictions,
     DropNoRoute,
+    DropQueueSend,
 }
 
-const N: usize = Counter::DropNoRoute as usize + 1;
+const N: usize = Counter::DropQueueSend as usize + 1;
 
 /// Each counter with its attribute in the netlink `stats` set (which
 /// numbers them past its `pad`, so the numbers are not the positions).
@@ -49,6 +50,7 @@ pub(crate) const ALL: [(Counter, u16); N] = [
     (Counter::FlowsPinned, stats::FLOWS_PINNED),
     (Counter::FlowEvictions, stats::FLOW_EVICTIONS),
     (Counter::DropNoRoute, stats::DROP_NO_ROUTE),
+    (Counter::DropQueueSend, stats::DROP_QUEUE_SEND),
 ];
 
 /// The counters of one namespace.

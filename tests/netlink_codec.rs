@@ -110,13 +110,14 @@ proptest! {
     }
 
     #[test]
-    fn stats_round_trip(v in proptest::array::uniform16(any::<u64>())) {
+    fn stats_round_trip(v in proptest::array::uniform17(any::<u64>())) {
         let s = Stats {
             translated_out: v[0], translated_in: v[1], misses: v[2], queued: v[3],
             sent_from_queue: v[4], drop_no_mapping: v[5], drop_queue_full: v[6],
             drop_queue_timeout: v[7], drop_no_locator: v[8], drop_untranslated: v[9],
             drop_malformed: v[10], cycles: v[11], cycles_packets: v[12],
             flows_pinned: v[13], flow_evictions: v[14], drop_no_route: v[15],
+            drop_queue_send: v[16],
         };
         prop_assert_eq!(Stats::parse(&s.to_attrs()).unwrap(), s);
     }

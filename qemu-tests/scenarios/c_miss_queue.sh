@@ -43,4 +43,31 @@ check "4 + 7 were dropped as queue-full" test "$(lin6_stat mn1 drop_queue_full)"
 check "they time out and are counted" wait_for 8 stat_is mn1 drop_queue_timeout 79
 check "nothing was sent for them" test "$(lin6_stat mn1 sent_from_queue)" = 1
 check "mn1 still talks to mn2" in_ns mn1 ping -6 -c 2 -i 0.2 -W 2 "$MN2_LIN6"
+
+# A queued packet that the output path refuses once its mapping comes is
+# counted as drop-queue-send, not as sent: an nftables chain behind lin6's
+# hook (priority LAST, lin6's is LAST - 1) drops what lin6 translated to
+# node :44's locator. The first pass never reaches it (lin6 queues the
+# packet); the send from the queue does.
+in_ns mn1 nft -f - <<EOF
+table ip6 lin6_test {
+  chain out {
+    type filter hook output priority 2147483647;
+    ip6 daddr 2001:db8:b:0:201:4a00:0:44 counter drop
+  }
+}
+EOF
+in_ns mn1 /usr/bin/python3 -c "
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(('$MN1_LIN6', 0))
+for _ in range(2):
+    s.sendto(b'x', ('$LIN6_PREFIX:201:4a00:0:44', 9))
+"
+in_ns mn1 lin6ctl map add 02:01:4a:00:00:00:00:44 2001:db8:b::/64 --static
+check "two packets the output path refused are counted as drop-queue-send" stat_is mn1 drop_queue_send 2
+check "and not as sent from the queue" test "$(lin6_stat mn1 sent_from_queue)" = 1
+check "nor as malformed" stat_is mn1 drop_malformed 0
+check "the nftables rule dropped them" bash -c "ip netns exec mn1 nft list chain ip6 lin6_test out | grep -q 'packets 2 '"
+in_ns mn1 nft delete table ip6 lin6_test
 rm -rf "$work"

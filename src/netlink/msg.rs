@@ -301,6 +301,7 @@ stats_struct! {
     flows_pinned = FLOWS_PINNED, "flows-pinned";
     flow_evictions = FLOW_EVICTIONS, "flow-evictions";
     drop_no_route = DROP_NO_ROUTE, "drop-no-route";
+    drop_queue_send = DROP_QUEUE_SEND, "drop-queue-send";
 }
 
 impl Stats {

@@ -107,8 +107,10 @@ pub mod stats {
     pub const FLOW_EVICTIONS: u16 = 16;
     /// Translated packets with no route to their new destination.
     pub const DROP_NO_ROUTE: u16 = 17;
+    /// Packets from the miss queue that the output path refused when sent (a netfilter drop, no route, no memory).
+    pub const DROP_QUEUE_SEND: u16 = 18;
     /// The highest attribute type.
-    pub const MAX: u16 = 17;
+    pub const MAX: u16 = 18;
 }
 
 /// The `map-flags` flags.
