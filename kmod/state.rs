@@ -2,7 +2,7 @@
 
 //! A namespace's LIN6 state: its node, its Mapping Table, its counters and
 //! its hooks. Readers (the hooks) take no lock; writers (netlink) are
-//! serialised by `writer` and publish whole new snapshots.
+//! serialised by each `RcuCell`'s mutex and publish whole new snapshots.
 
 use crate::addr::{In6, NodeId, Prefix};
 use crate::flows::{FlowTable, Packet, Pin};
@@ -20,8 +20,8 @@ use kernel::net::netfilter::HookRegistration;
 use kernel::net::netns::{Net, Pernet, PernetState};
 use kernel::net::skbuff::OwnedSkb;
 use kernel::prelude::*;
-use kernel::sync::rcu::RcuBox;
-use kernel::sync::{new_mutex, new_spinlock_bh, Mutex, SpinLockBh};
+use kernel::sync::rcu::{self, RcuCell};
+use kernel::sync::{new_spinlock_bh, SpinLockBh};
 use kernel::time::Ktime;
 use kernel::timer::Timer;
 
@@ -31,9 +31,9 @@ const QUEUE_TICK_MS: u32 = 250;
 #[pin_data]
 pub(crate) struct Lin6Net {
     #[pin]
-    writer: Mutex<()>,
-    pub(crate) node: RcuBox<Node>,
-    pub(crate) table: RcuBox<Snapshot>,
+    pub(crate) node: RcuCell<Node>,
+    #[pin]
+    pub(crate) table: RcuCell<Snapshot>,
     pub(crate) stats: Stats,
     /// Our current locator prefix (0: none). Atomic, because the address
     /// notifier that moves it runs in atomic context.
@@ -51,7 +51,8 @@ pub(crate) struct Lin6Net {
     queue_timer: Timer<Net>,
     /// linsix0, which holds our LIN6 address and the LIN6 prefix's route.
     linsix: DeviceRegistration<Linsix>,
-    // Last, so that the hooks see a complete state from their first packet.
+    // Registered with the first Node ID (`update_node`), when the rest of
+    // the state is long complete.
     #[pin]
     out_hook: HookRegistration,
     #[pin]
@@ -75,9 +76,8 @@ impl PernetState for Lin6Net {
 
     fn init(net: &Net) -> impl PinInit<Self, Error> + '_ {
         try_pin_init!(Self {
-            writer <- new_mutex!(()),
-            node: RcuBox::new(Node::default(), GFP_KERNEL)?,
-            table: RcuBox::new(Snapshot::empty(), GFP_KERNEL)?,
+            node <- RcuCell::new(Node::default(), GFP_KERNEL),
+            table <- RcuCell::new(Snapshot::empty(), GFP_KERNEL),
             stats: Stats::new()?,
             locator: AtomicU64::new(0),
             capacity: crate::MAX_MAPPINGS.get() as usize,
@@ -114,22 +114,24 @@ impl Lin6Net {
         PERNET.get(net)
     }
 
-    /// The node, as writers see it.
+    /// The node.
     pub(crate) fn node_now(&self) -> Node {
-        let _w = self.writer.lock();
-        // SAFETY: we hold the writers' lock.
-        *unsafe { self.node.get_locked() }
+        *self.node.get(&rcu::read_lock())
     }
 
     /// Changes the node with `f`; `f` may refuse by returning an error.
+    /// The hooks start with the first Node ID: packets in a namespace
+    /// that never has one are not looked at.
     pub(crate) fn update_node(&self, f: impl FnOnce(&mut Node) -> Result) -> Result {
-        let _w = self.writer.lock();
-        // SAFETY: we hold the writers' lock.
-        let mut node = *unsafe { self.node.get_locked() };
-        f(&mut node)?;
-        // SAFETY: we hold the writers' lock.
-        unsafe { self.node.replace(node, GFP_KERNEL) }?;
-        Ok(())
+        self.node.update(|current| -> Result<(Node, ())> {
+            let mut node = *current;
+            f(&mut node)?;
+            if node.id.is_some() {
+                self.out_hook.register()?;
+                self.in_hook.register()?;
+            }
+            Ok((node, ()))
+        })
     }
 
     /// Our current locator prefix.
@@ -153,7 +155,7 @@ impl Lin6Net {
     /// of it to re-register with the MA and tell correspondents.
     pub(crate) fn address_event(&self, net: &Net, event: AddrEvent, addr: &In6, ifindex: i32) {
         let node = {
-            let guard = kernel::sync::rcu::read_lock();
+            let guard = rcu::read_lock();
             *self.node.get(&guard)
         };
         let Some(me) = node.id else {
@@ -203,16 +205,13 @@ impl Lin6Net {
         pool: bool,
     ) -> Result<(), TableError> {
         let now = now_secs();
-        let was_pool = {
-            let _w = self.writer.lock();
+        let was_pool = self.table.update(|table| -> Result<_, TableError> {
             if pool {
                 let capacity = crate::FLOW_CAPACITY.get() as usize;
                 self.flows
                     .start(capacity)
                     .map_err(|_| TableError::NoMemory)?;
             }
-            // SAFETY: we hold the writers' lock.
-            let table = unsafe { self.table.get_locked() };
             let was_pool = table.was_pool(node);
             let m = Mapping {
                 node,
@@ -221,11 +220,8 @@ impl Lin6Net {
                 pool,
                 route: table.route_for(node, prefix)?,
             };
-            let next = table.with(m, self.capacity, now)?;
-            // SAFETY: we hold the writers' lock.
-            unsafe { self.table.replace(next, GFP_KERNEL) }.map_err(|_| TableError::NoMemory)?;
-            was_pool
-        };
+            Ok((table.with(m, self.capacity, now)?, was_pool))
+        })?;
         if was_pool && !pool {
             // No longer a pool: every flow follows the mapping again.
             self.flows.forget(Some(node));
@@ -236,25 +232,17 @@ impl Lin6Net {
 
     /// Deletes a mapping, and the flows pinned to its Node ID.
     pub(crate) fn map_del(&self, node: NodeId) -> Result<(), TableError> {
-        {
-            let _w = self.writer.lock();
-            // SAFETY: we hold the writers' lock.
-            let next = unsafe { self.table.get_locked() }.without(node, now_secs())?;
-            // SAFETY: we hold the writers' lock.
-            unsafe { self.table.replace(next, GFP_KERNEL) }.map_err(|_| TableError::NoMemory)?;
-        }
+        self.table.update(|table| -> Result<_, TableError> {
+            Ok((table.without(node, now_secs())?, ()))
+        })?;
         self.flows.forget(Some(node));
         Ok(())
     }
 
     /// Deletes every mapping and every pinned flow.
     pub(crate) fn map_flush(&self) -> Result<(), TableError> {
-        {
-            let _w = self.writer.lock();
-            // SAFETY: we hold the writers' lock.
-            unsafe { self.table.replace(Snapshot::empty(), GFP_KERNEL) }
-                .map_err(|_| TableError::NoMemory)?;
-        }
+        self.table
+            .update(|_| Ok::<_, TableError>((Snapshot::empty(), ())))?;
         self.flows.forget(None);
         Ok(())
     }

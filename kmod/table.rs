@@ -3,13 +3,14 @@
 //! The Mapping Table: Node ID -> network prefix, with lifetimes.
 //!
 //! The packet path reads a sorted, immutable snapshot under RCU with no
-//! lock; writers (netlink, serialised by the namespace's mutex) build a new
+//! lock; writers (netlink, serialised by the table's `RcuCell`) build a new
 //! snapshot and publish it. Expired entries are invisible to lookups at
 //! once, and are left out of the next snapshot a writer builds.
 
 use crate::addr::{NodeId, Prefix};
 use crate::uapi::map_flags;
 use core::fmt;
+use kernel::alloc::AllocError;
 use kernel::net::dst_cache::DstCache;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -91,6 +92,12 @@ pub(crate) enum TableError {
     Full,
     NoSuchEntry,
     NoMemory,
+}
+
+impl From<AllocError> for TableError {
+    fn from(_: AllocError) -> Self {
+        TableError::NoMemory
+    }
 }
 
 /// An immutable table, sorted by Node ID.

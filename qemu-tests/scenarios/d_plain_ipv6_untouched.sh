@@ -1,6 +1,6 @@
 # (d) With the module loaded and LIN6 configured, plain IPv6 between the
 # same hosts' ordinary addresses, and a stationary node's addresses, are
-# never translated.
+# never translated; hosts without a Node ID do not even run lin6's hooks.
 source "$LIN6_QEMU_TESTS/lib.sh"
 two_mobiles
 # Ordinary addresses beside the locators, and a stationary node (OUI
@@ -30,3 +30,16 @@ check "nothing was translated in" test "$(lin6_stat mn1 translated_in)" = "$befo
 # And LIN6 traffic still is, beside it.
 check "LIN6 ping still works" in_ns mn1 ping -6 -c 2 -i 0.2 -W 2 "$MN2_LIN6"
 check "and was translated" test "$(lin6_stat mn1 translated_out)" -gt "$before_out"
+
+# lin6's hooks start with a namespace's Node ID (as ILA's start with its
+# first mapping): the router and the stationary host have none and run
+# none of them; a mobile node runs both. (nft lists every netfilter hook of
+# a namespace, with the module that registered it.)
+lin6_hooks() {
+  local out
+  out=$(in_ns "$1" nft list hooks ip6) || return 1
+  grep -c '\[lin6\]$' <<< "$out" || true
+}
+check "mn1 runs lin6's two hooks (prerouting and output)" test "$(lin6_hooks mn1)" = 2
+check "the router runs none of them" test "$(lin6_hooks rt)" = 0
+check "nor does the stationary host" test "$(lin6_hooks st)" = 0

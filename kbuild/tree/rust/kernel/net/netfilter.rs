@@ -4,8 +4,6 @@
 //!
 //! C header: [`include/linux/netfilter.h`](srctree/include/linux/netfilter.h)
 
-use core::sync::atomic::{AtomicBool, Ordering};
-
 use crate::{
     bindings,
     error::to_result,
@@ -15,6 +13,7 @@ use crate::{
         skbuff::{OwnedSkb, SkBuff},
     },
     prelude::*,
+    sync::Mutex,
     types::Opaque,
 };
 
@@ -176,44 +175,60 @@ pub trait Ipv6HookFn: 'static {
     fn hook(skb: HookSkb<'_>, state: &HookState<'_>) -> Verdict;
 }
 
-/// A hook registered in one namespace; unregistered when dropped.
+/// A hook for one namespace, registered on demand (as ILA registers its
+/// hook on the first mapping: a namespace that never needs it never runs
+/// it) and unregistered when dropped.
+#[pin_data(PinnedDrop)]
 pub struct HookRegistration {
+    #[pin]
     ops: Opaque<bindings::nf_hook_ops>,
     net: *mut bindings::net,
-    registered: AtomicBool,
+    /// Whether `ops` is registered; held across the C calls (which sleep),
+    /// so that the hook is registered at most once and never outlives
+    /// [`HookRegistration::unregister`].
+    #[pin]
+    registered: Mutex<bool>,
 }
 
-// SAFETY: the registration is only a handle to unregister with; the core
-// synchronises use of `ops`.
+// SAFETY: the registration is only a handle to (un)register with; the core
+// synchronises use of `ops`, the mutex our own use.
 unsafe impl Send for HookRegistration {}
-// SAFETY: as above; no `&self` method touches the C state.
+// SAFETY: as above.
 unsafe impl Sync for HookRegistration {}
 
 impl HookRegistration {
-    /// Registers `H` in `net`.
+    /// `H` for `net`, not registered yet.
     ///
     /// The namespace must outlive the registration: keep it in the
     /// namespace's own state and drop it in `PernetState::pre_exit` or exit.
-    pub fn new<H: Ipv6HookFn>(net: &Net) -> impl PinInit<Self, Error> + '_ {
-        let init = move |this: *mut Self| {
-            // SAFETY: `this` is pinned, uninitialised storage for `Self`; we
-            // fill every field before registering, and a zeroed
-            // `nf_hook_ops` is valid before its user part is set.
-            unsafe {
-                let ops = Opaque::raw_get(core::ptr::addr_of!((*this).ops));
-                ops.write(core::mem::zeroed());
-                (*ops).hook = Some(Self::trampoline::<H>);
-                (*ops).pf = bindings::NFPROTO_IPV6 as u8;
-                (*ops).hooknum = H::HOOK.to_raw();
-                (*ops).priority = H::PRIORITY;
-                core::ptr::addr_of_mut!((*this).net).write(net.as_ptr());
-                core::ptr::addr_of_mut!((*this).registered).write(AtomicBool::new(true));
-                to_result(bindings::nf_register_net_hook(net.as_ptr(), ops))
-            }
-        };
-        // SAFETY: the closure initialises all of `Self` on success and leaves
-        // nothing registered on failure.
-        unsafe { crate::init::pin_init_from_closure(init) }
+    pub fn new<H: Ipv6HookFn>(net: &Net) -> impl PinInit<Self> + '_ {
+        pin_init!(Self {
+            ops <- Opaque::ffi_init(|ops: *mut bindings::nf_hook_ops| {
+                // SAFETY: `ops` is pinned storage for the C struct, which
+                // is valid zeroed before its user part is set.
+                unsafe {
+                    ops.write(core::mem::zeroed());
+                    (*ops).hook = Some(Self::trampoline::<H>);
+                    (*ops).pf = bindings::NFPROTO_IPV6 as u8;
+                    (*ops).hooknum = H::HOOK.to_raw();
+                    (*ops).priority = H::PRIORITY;
+                }
+            }),
+            net: net.as_ptr(),
+            registered <- crate::new_mutex!(false),
+        })
+    }
+
+    /// Registers the hook, unless it is registered already. Sleeps.
+    pub fn register(&self) -> Result {
+        let mut registered = self.registered.lock();
+        if !*registered {
+            // SAFETY: `new` filled `ops`, which is pinned; the owner keeps
+            // `net` alive; the lock makes this happen once per unregister.
+            to_result(unsafe { bindings::nf_register_net_hook(self.net, self.ops.get()) })?;
+            *registered = true;
+        }
+        Ok(())
     }
 
     /// # Safety
@@ -233,19 +248,22 @@ impl HookRegistration {
 }
 
 impl HookRegistration {
-    /// Unregisters now (once). A hook call already running may still be
-    /// running on return: wait a grace period before freeing what it uses.
+    /// Unregisters now, if registered. A hook call already running may
+    /// still be running on return: wait a grace period before freeing what
+    /// it uses. Sleeps.
     pub fn unregister(&self) {
-        if self.registered.swap(false, Ordering::AcqRel) {
-            // SAFETY: registered in `new` on `net`, which the owner keeps
-            // alive; the flag makes this happen once.
+        let mut registered = self.registered.lock();
+        if core::mem::replace(&mut *registered, false) {
+            // SAFETY: registered by `register` on `net`, which the owner
+            // keeps alive; the lock makes this happen once per register.
             unsafe { bindings::nf_unregister_net_hook(self.net, self.ops.get()) };
         }
     }
 }
 
-impl Drop for HookRegistration {
-    fn drop(&mut self) {
+#[pinned_drop]
+impl PinnedDrop for HookRegistration {
+    fn drop(self: Pin<&mut Self>) {
         self.unregister();
     }
 }

@@ -6,11 +6,15 @@
 //!
 //! [`RcuBox`] is the one shape lin6 needs: a pointer to an immutable value
 //! that readers follow without locks, and that a (serialised) writer replaces
-//! wholesale; the old value is freed once every reader has left.
+//! wholesale; the old value is freed once every reader has left. [`RcuCell`]
+//! pairs one with the mutex that serialises its writers, so that neither
+//! side needs `unsafe`.
 
 use crate::{
-    alloc::{AllocError, Flags, KBox},
+    alloc::{flags::GFP_KERNEL, AllocError, Flags, KBox},
     bindings,
+    prelude::*,
+    sync::Mutex,
 };
 use core::{
     marker::PhantomData,
@@ -175,5 +179,46 @@ impl<T: Send + Sync> Drop for RcuBox<T> {
         // the pointer just before may still run: defer the free all the same.
         // SAFETY: `p` came from `KBox::into_raw` and is out of `self`.
         unsafe { bindings::call_rcu(ptr::addr_of_mut!((*p).head), Some(Self::free)) };
+    }
+}
+
+/// An [`RcuBox`] with the mutex that serialises its writers: readers follow
+/// it as they would the box, writers go through [`RcuCell::update`].
+#[pin_data]
+pub struct RcuCell<T: Send + Sync> {
+    #[pin]
+    writer: Mutex<()>,
+    value: RcuBox<T>,
+}
+
+impl<T: Send + Sync> RcuCell<T> {
+    /// Makes a cell holding `value`.
+    pub fn new(value: T, flags: Flags) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            writer <- crate::new_mutex!(()),
+            value: RcuBox::new(value, flags)?,
+        }? Error)
+    }
+
+    /// The current value, valid for as long as the read-side section lasts.
+    #[inline]
+    pub fn get<'a>(&'a self, guard: &'a Guard) -> &'a T {
+        self.value.get(guard)
+    }
+
+    /// Publishes what `f` makes of the current value, and returns what
+    /// else `f` returned; an error from `f` leaves the value as it was.
+    /// `f` runs under the writers' mutex, so it sees the latest value and
+    /// may sleep; so does the caller.
+    pub fn update<R, E: From<AllocError>>(
+        &self,
+        f: impl FnOnce(&T) -> Result<(T, R), E>,
+    ) -> Result<R, E> {
+        let _writer = self.writer.lock();
+        // SAFETY: we hold the writers' lock.
+        let (next, r) = f(unsafe { self.value.get_locked() })?;
+        // SAFETY: as above.
+        unsafe { self.value.replace(next, GFP_KERNEL) }?;
+        Ok(r)
     }
 }
