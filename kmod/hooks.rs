@@ -18,7 +18,12 @@ use kernel::sync::rcu;
 
 /// Neighbour Discovery and MLD speak of the link's real addresses: never
 /// translate them (RS/RA/NS/NA/redirect 133-137, MLD 130-132 and 143).
-fn is_nd_or_mld(skb: &SkBuff) -> bool {
+/// `nexthdr`: the fixed header's; a transport there is the whole answer,
+/// which spares the header walk for nearly every packet.
+fn is_nd_or_mld(skb: &SkBuff, nexthdr: u8) -> bool {
+    if matches!(nexthdr, proto::TCP | proto::UDP) {
+        return false;
+    }
     let Some(t) = skb.ipv6_transport() else {
         return false;
     };
@@ -254,7 +259,7 @@ fn input(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict,
         }
         In::Pass => (Verdict::Accept, false),
         In::Translate { src, dst, check } => {
-            if is_nd_or_mld(&skb) {
+            if is_nd_or_mld(&skb, nexthdr) {
                 return (Verdict::Accept, false);
             }
             if let Some(at) = icmp6_error_at(&skb, nexthdr) {

@@ -64,9 +64,10 @@ pub(crate) fn now_ms() -> i64 {
     Ktime::ktime_get().to_ms()
 }
 
-/// Monotonic time in seconds, the unit of mapping lifetimes.
+/// Monotonic time in seconds, the unit of mapping lifetimes: the tick's,
+/// which every packet may ask for without the clocksource read of `now_ms`.
 pub(crate) fn now_secs() -> i64 {
-    now_ms() / 1000
+    kernel::timer::monotonic_seconds()
 }
 
 impl PernetState for Lin6Net {

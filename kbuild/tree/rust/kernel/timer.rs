@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! One-shot kernel timers.
+//! One-shot kernel timers, and the clock of the timekeeping tick.
 //!
 //! C header: [`include/linux/timer.h`](srctree/include/linux/timer.h)
 //!
@@ -85,4 +85,14 @@ impl<T: Sync> Drop for Timer<T> {
     fn drop(&mut self) {
         self.cancel_sync();
     }
+}
+
+/// Seconds of the monotonic clock (`CLOCK_MONOTONIC`), as of the last
+/// timekeeping update: no clocksource read, so cheap enough for every
+/// packet where a second is the unit (lifetimes).
+#[inline]
+pub fn monotonic_seconds() -> i64 {
+    // SAFETY: `ktime_get_seconds` reads one word of the timekeeper and may
+    // be called from any context.
+    unsafe { bindings::ktime_get_seconds() }
 }
