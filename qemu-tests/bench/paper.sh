@@ -73,6 +73,7 @@ wire() {
   wait_for 20 grep -q "listening on" "$work/tcpdump.err" || fail "tcpdump did not start: $(cat "$work/tcpdump.err")"
   local c
   for c in "${ALL_CONTENDERS[@]}"; do
+    bench_for "$c"
     in_ns mn1 ping -6 -c 1 -s 56 -W 3 -I "${SRC[$c]}" "${DST[$c]}" >/dev/null ||
       fail "wire: no echo reply for $c"
   done
@@ -147,6 +148,7 @@ cycles() {
     rmmod lin6 && insmod "$LIN6_KO" measure_cycles=1 || fail "insmod measure_cycles=1 failed"
     setup
   fi
+  bench_for lin6
   cycles_of icmp in_ns mn1 ping -6 -q -c "$pings" -i 0.01 -s 56 -I "${SRC[lin6]}" "${DST[lin6]}"
   cycles_of tcp iperf3_run lin6 "$work/run.json" -n "$file_bytes"
   cycles_of udp64 iperf3_run lin6 "$work/run.json" -u -b 0 -l 64 -t "$udp_secs"
