@@ -163,8 +163,30 @@ say "2. A normal and a premium user fetch the stream by the pool's name"
 # MAs measure their RTT to the user and picks the lowest, the MA answers
 # with its server's locator. Pings every 0.5 s: a packet waits for its
 # mapping only 3 s.
+# The name is looked up first, until Knot answers: twice in CI (of many
+# runs, both on a slow host, both for u3 after MA 1 had been killed) a
+# lookup got no answer for 10 s, five tries; the cause is not found yet,
+# so a failed lookup prints what the user's and the DNS host's stacks saw.
 reach() {
+  local tries=0
+  until cp_in_dns_ns "u$1" getent ahostsv6 "$POOL_NAME" > /dev/null; do
+    tries=$((tries + 1))
+    dns_diagnose "u$1" "$tries"
+    ((tries < 4)) || return 1
+  done
   cp_in_dns_ns "u$1" ping -6 -n -c 1 -i 0.5 -w 30 "$POOL_NAME" > /dev/null
+}
+# dns_diagnose NS TRY: what NS and the DNS host see, after a failed lookup.
+dns_diagnose() {
+  echo "lookup $2 of $POOL_NAME from $1 failed ($(since_start)); what the hosts see:"
+  on "$1" ip -6 -br addr show || true
+  on "$1" ip -6 route show || true
+  on "$1" ip -6 neigh show || true
+  on dns ss -uanp || true
+  on dns ip -6 neigh show || true
+  in_ns dns nstat -az Udp6InDatagrams Udp6NoPorts Udp6InErrors Udp6RcvbufErrors Ip6InDiscards Ip6InNoRoutes 2>&1 || true
+  in_ns "$1" nstat -az Udp6OutDatagrams Udp6InDatagrams Udp6InErrors Ip6OutNoRoutes Ip6InDiscards 2>&1 || true
+  in_ns "$1" lin6ctl stats 2>&1 || true
 }
 echo "u1 (normal) and u2 (premium) are on network 1, nearest to site 1."
 check "u1 reaches $POOL_NAME" reach 1
