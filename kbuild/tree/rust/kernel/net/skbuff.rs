@@ -245,15 +245,7 @@ impl SkBuff {
 
         // SAFETY: the fixed header, at its unchanged offset from `data`,
         // lies within the writable area made above.
-        unsafe {
-            let nh = data.add(n.offset);
-            if let Some(s) = saddr {
-                ptr::copy_nonoverlapping(s.as_ptr(), nh.add(SADDR_OFF), 16);
-            }
-            if let Some(d) = daddr {
-                ptr::copy_nonoverlapping(d.as_ptr(), nh.add(DADDR_OFF), 16);
-            }
-        }
+        unsafe { write_ipv6_addrs(data.add(n.offset), saddr, daddr) };
         Ok(())
     }
 
@@ -295,11 +287,7 @@ impl SkBuff {
             let sum = data.add(icmp_offset + 2).cast::<u16>();
             let diff = csum_diff(&[(&old.saddr, saddr), (&old.daddr, daddr)]);
             bindings::inet_proto_csum_replace_by_diff(sum, self.as_ptr(), diff, false, true);
-            for (new, at) in [(saddr, SADDR_OFF), (daddr, DADDR_OFF)] {
-                if let Some(new) = new {
-                    ptr::copy_nonoverlapping(new.as_ptr(), data.add(quote + at), 16);
-                }
-            }
+            write_ipv6_addrs(data.add(quote), saddr, daddr);
         }
         Ok(())
     }
@@ -352,6 +340,22 @@ impl Network {
             ptr::copy_nonoverlapping(self.ptr.add(DADDR_OFF), h.daddr.as_mut_ptr(), 16);
         }
         Some(h)
+    }
+}
+
+/// Writes the given addresses into the IPv6 header at `hdr`.
+///
+/// # Safety
+///
+/// The 40 bytes from `hdr` are writable by the caller.
+#[inline]
+unsafe fn write_ipv6_addrs(hdr: *mut u8, saddr: Option<&In6Addr>, daddr: Option<&In6Addr>) {
+    for (new, at) in [(saddr, SADDR_OFF), (daddr, DADDR_OFF)] {
+        if let Some(new) = new {
+            // SAFETY: both address fields end within the header's 40 bytes,
+            // which the caller vouches for.
+            unsafe { ptr::copy_nonoverlapping(new.as_ptr(), hdr.add(at), 16) };
+        }
     }
 }
 
