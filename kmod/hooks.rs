@@ -18,8 +18,9 @@ use kernel::sync::rcu;
 
 /// Neighbour Discovery and MLD speak of the link's real addresses: never
 /// translate them (RS/RA/NS/NA/redirect 133-137, MLD 130-132 and 143).
-/// `nexthdr`: the fixed header's; a transport there is the whole answer,
-/// which spares the header walk for nearly every packet.
+/// `nexthdr`: the fixed header's; TCP or UDP there is the whole answer,
+/// which spares locating the transport header again for nearly every
+/// packet.
 fn is_nd_or_mld(skb: &SkBuff, nexthdr: u8) -> bool {
     if matches!(nexthdr, proto::TCP | proto::UDP) {
         return false;
