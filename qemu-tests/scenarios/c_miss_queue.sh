@@ -70,4 +70,17 @@ check "and not as sent from the queue" test "$(lin6_stat mn1 sent_from_queue)" =
 check "nor as malformed" stat_is mn1 drop_malformed 0
 check "the nftables rule dropped them" bash -c "ip netns exec mn1 nft list chain ip6 lin6_test out | grep -q 'packets 2 '"
 in_ns mn1 nft delete table ip6 lin6_test
+
+# Expiry: a mapping with a lifetime stops translating when it runs out. The
+# packet path compares against the tick's monotonic seconds, so this is what
+# proves that clock is read right. After expiry the next packet is a miss
+# again (queued, one more MISS event), not a packet sent to the old locator.
+in_ns mn1 lin6ctl map add "$MN2_ID" 2001:db8:b::/64 --lifetime 3
+check "a mapping with 3 s left translates" in_ns mn1 ping -6 -c 1 -W 2 "$MN2_LIN6"
+check "it has a lifetime, not static" bash -c "ip netns exec mn1 lin6ctl -j map show $MN2_ID | grep -q '\"lifetime\":[1-3][,}]'"
+check "it is gone from the table once its lifetime ran out" \
+  wait_for 10 bash -c "! ip netns exec mn1 lin6ctl map show $MN2_ID >/dev/null 2>&1"
+queued=$(lin6_stat mn1 queued)
+in_ns mn1 ping -6 -c 1 -W 1 "$MN2_LIN6" >/dev/null 2>&1 || true
+check "the next packet to it waits as a miss" test "$(lin6_stat mn1 queued)" = $((queued + 1))
 rm -rf "$work"
