@@ -75,9 +75,11 @@ fn rewrite_quoted(
     }
 }
 
-/// Rewrites the packet; a packet too short to rewrite is dropped.
-fn rewrite(ns: &Lin6Net, skb: &mut SkBuff, src: Option<&In6>, dst: Option<&In6>) -> bool {
-    if skb.rewrite_ipv6_addrs(src, dst).is_ok() {
+/// Puts the packet's addresses under the prefixes `src` and `dst` (their
+/// Node IDs stay); a packet too short to rewrite is dropped.
+fn rewrite(ns: &Lin6Net, skb: &mut SkBuff, src: Prefix, dst: Prefix) -> bool {
+    let (src, dst) = (src.0.to_be_bytes(), dst.0.to_be_bytes());
+    if skb.rewrite_ipv6_prefixes(Some(&src), Some(&dst)).is_ok() {
         true
     } else {
         ns.stats.inc(Counter::DropMalformed);
@@ -160,11 +162,10 @@ fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict
                 route,
                 pool: true,
             } => {
-                let peer = NodeId::of(&dst);
+                let peer = NodeId::of(&daddr);
                 let packet = flows::classify(&skb, me, peer, icmp6_error_at(&skb, nexthdr));
-                let mapped = Prefix::of(&dst);
-                match ns.pinned_prefix(&packet, Some(mapped)) {
-                    Some(p) => (src, p.join(peer), (p == mapped).then_some(route)),
+                match ns.pinned_prefix(&packet, Some(dst)) {
+                    Some(p) => (src, p, (p == dst).then_some(route)),
                     None => (src, dst, Some(route)),
                 }
             }
@@ -173,7 +174,7 @@ fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict
                 // pinned flow goes on to its prefix; anything else waits.
                 let packet = flows::classify(&skb, me, peer, icmp6_error_at(&skb, nexthdr));
                 if let Some(p) = ns.pinned_prefix(&packet, None) {
-                    (src, p.join(peer), None)
+                    (src, p, None)
                 } else {
                     ns.stats.inc(Counter::Misses);
                     return match skb.steal() {
@@ -190,19 +191,19 @@ fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict
             }
         };
     if let Some(at) = icmp6_error_at(&skb, nexthdr) {
-        let peer = NodeId::of(&dst);
+        let peer = NodeId::of(&daddr);
         let rule = |s: &In6, d: &In6| {
             let (qs, qd) = xlat::quoted_output(node, ns.locator(), table, now_secs(), s, d);
             // The quoted packet came from where this error goes (for a
             // pool, the flow's site rather than the mapping's).
             let from_peer = node.is_mobile_lin6(s) && NodeId::of(s) == peer;
-            (if from_peer { Some(dst) } else { qs }, qd)
+            (if from_peer { Some(dst.join(peer)) } else { qs }, qd)
         };
         if !rewrite_quoted(ns, &mut skb, at, rule) {
             return (Verdict::Drop, false);
         }
     }
-    if !rewrite(ns, &mut skb, Some(&src), Some(&dst)) {
+    if !rewrite(ns, &mut skb, src, dst) {
         return (Verdict::Drop, false);
     }
     // The route was chosen for the LIN6 destination: find the one to the
@@ -269,7 +270,7 @@ fn input(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict,
                     return (Verdict::Drop, false);
                 }
             }
-            if !rewrite(ns, &mut skb, Some(&src), Some(&dst)) {
+            if !rewrite(ns, &mut skb, src, dst) {
                 return (Verdict::Drop, false);
             }
             if let Some((peer, reason)) = check {

@@ -46,19 +46,20 @@ use crate::uapi::miss_reason;
 pub(crate) enum Out<'a> {
     /// Not LIN6 traffic.
     Pass,
-    /// Rewrite the source and the destination; `route`: the mapping's
+    /// Rewrite the source's and the destination's prefix to `src` and
+    /// `dst` (translation never changes a Node ID); `route`: the mapping's
     /// cached route to `dst`; `pool`: the destination is a load-sharing
     /// pool's, whose flows keep their first prefix (flows.rs), so `dst`
     /// holds only for a new flow.
     Translate {
-        src: In6,
-        dst: In6,
+        src: Prefix,
+        dst: Prefix,
         route: &'a RouteCache,
         pool: bool,
     },
     /// A mobile destination with no mapping: wait for one (unless the
-    /// packet's flow is pinned); `src` is our locator.
-    Miss { src: In6, peer: NodeId },
+    /// packet's flow is pinned); `src` is our locator's prefix.
+    Miss { src: Prefix, peer: NodeId },
     /// Our LIN6 source, but we have no locator yet.
     NoLocator,
 }
@@ -68,11 +69,12 @@ pub(crate) enum Out<'a> {
 pub(crate) enum In {
     /// Not LIN6 traffic.
     Pass,
-    /// Rewrite the source and the destination; `check` asks
-    /// userspace to verify the source's mapping.
+    /// Rewrite the source's and the destination's prefix (to the LIN6
+    /// prefix, both); `check` asks userspace to verify the source's
+    /// mapping.
     Translate {
-        src: In6,
-        dst: In6,
+        src: Prefix,
+        dst: Prefix,
         check: Option<(NodeId, u32)>,
     },
 }
@@ -90,19 +92,20 @@ pub(crate) fn output<'a>(
     if !node.is_own_lin6(src) || node.is_own_lin6(dst) || !node.is_mobile_lin6(dst) {
         return Out::Pass;
     }
-    let (Some(me), Some(here)) = (node.id, here) else {
+    // The source, our LIN6 address, has our Node ID: under `here` it is
+    // our locator.
+    let Some(here) = here else {
         return Out::NoLocator;
     };
-    let new_src = here.join(me);
     let peer = NodeId::of(dst);
     match table.lookup(peer, now) {
         Some(m) => Out::Translate {
-            src: new_src,
-            dst: m.prefix.join(peer),
+            src: here,
+            dst: m.prefix,
             route: &m.route,
             pool: m.pool,
         },
-        None => Out::Miss { src: new_src, peer },
+        None => Out::Miss { src: here, peer },
     }
 }
 
@@ -118,7 +121,6 @@ pub(crate) fn input(node: &Node, table: &Snapshot, now: i64, src: &In6, dst: &In
         // address it also is.
         return In::Pass;
     }
-    let new_dst = node.lin6_prefix.join(me);
     let peer = NodeId::of(src);
     let check = match table.lookup(peer, now) {
         // A pool's sites all answer for its Node ID: a flow pinned to an
@@ -129,8 +131,8 @@ pub(crate) fn input(node: &Node, table: &Snapshot, now: i64, src: &In6, dst: &In
         None => Some((peer, miss_reason::UNKNOWN_SOURCE)),
     };
     In::Translate {
-        src: node.lin6_prefix.join(peer),
-        dst: new_dst,
+        src: node.lin6_prefix,
+        dst: node.lin6_prefix,
         check,
     }
 }

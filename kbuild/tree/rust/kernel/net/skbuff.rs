@@ -10,6 +10,9 @@ use core::ptr;
 
 /// An IPv6 address in network byte order.
 pub type In6Addr = [u8; 16];
+/// The /64 prefix of an IPv6 address (its first 8 bytes), in network byte
+/// order: what an identifier/locator translator (LIN6, ILA) rewrites.
+pub type Ipv6Prefix = [u8; 8];
 
 /// The fixed IPv6 header's length.
 pub const IPV6_HDR_LEN: usize = 40;
@@ -193,17 +196,23 @@ impl SkBuff {
         to_result(unsafe { bindings::skb_ensure_writable(self.as_ptr(), len) })
     }
 
-    /// Rewrites the IPv6 source and/or destination address, and adjusts the
-    /// TCP, UDP or ICMPv6 checksum for the pseudo-header change, so the wire
-    /// and the receiver both see a valid checksum, CHECKSUM_PARTIAL included.
-    /// Later fragments carry no transport header and only get the addresses.
-    pub fn rewrite_ipv6_addrs(
+    /// Rewrites the /64 prefix of the IPv6 source and/or destination
+    /// address, keeping their interface identifiers, as an identifier/locator
+    /// translator does (LIN6's Node IDs, ILA's identifiers); adjusts the TCP,
+    /// UDP or ICMPv6 checksum for the pseudo-header change, so the wire and
+    /// the receiver both see a valid checksum, CHECKSUM_PARTIAL included.
+    /// Only the prefixes enter the checksum difference and only they are
+    /// written: half the work of replacing whole addresses. Later fragments
+    /// carry no transport header and only get the prefixes.
+    pub fn rewrite_ipv6_prefixes(
         &mut self,
-        saddr: Option<&In6Addr>,
-        daddr: Option<&In6Addr>,
+        saddr: Option<&Ipv6Prefix>,
+        daddr: Option<&Ipv6Prefix>,
     ) -> Result {
         let n = self.network().ok_or(EINVAL)?;
-        let hdr = n.ipv6_header().ok_or(EINVAL)?;
+        if n.linear < IPV6_HDR_LEN {
+            return Err(EINVAL);
+        }
         let csum_at = match self.transport_behind(n) {
             Some(t) if !t.later_fragment => match t.proto {
                 proto::TCP => Some((t.offset + 16, false)),
@@ -223,18 +232,28 @@ impl SkBuff {
         }
         self.ensure_writable(writable)?;
         // SAFETY: `self` is a valid skb; `data` is a plain pointer field.
-        // `ensure_writable` may have moved the data, not the offsets.
+        // `ensure_writable` may have moved the data, not the offsets, and
+        // made the first `writable` bytes, the fixed header among them,
+        // linear and private to us.
         let data = unsafe { (*self.as_ptr()).data };
+        // SAFETY: the fixed header lies at its offset within that area.
+        let hdr = unsafe { data.add(n.offset) };
+        // SAFETY: both prefixes lie within the fixed header (above).
+        let (old_s, old_d) = unsafe {
+            (
+                hdr.add(SADDR_OFF).cast::<Ipv6Prefix>().read_unaligned(),
+                hdr.add(DADDR_OFF).cast::<Ipv6Prefix>().read_unaligned(),
+            )
+        };
 
         if let Some((off, udp)) = csum_at {
             let partial = self.checksum_partial();
-            // SAFETY: `ensure_writable` made the first `off + 2` bytes from
-            // `skb->data` linear and private to us.
+            // SAFETY: the checksum field's 2 bytes end at `writable`.
             unsafe {
                 let sum = data.add(off).cast::<u16>();
                 // UDP's zero means "no checksum": leave it so.
                 if !(udp && sum.read_unaligned() == 0 && !partial) {
-                    let diff = csum_diff(&[(&hdr.saddr, saddr), (&hdr.daddr, daddr)]);
+                    let diff = csum_diff([(&old_s, saddr), (&old_d, daddr)]);
                     bindings::inet_proto_csum_replace_by_diff(sum, self.as_ptr(), diff, true, true);
                     if udp && sum.read_unaligned() == 0 && !partial {
                         sum.write_unaligned(CSUM_MANGLED_0);
@@ -243,9 +262,12 @@ impl SkBuff {
             }
         }
 
-        // SAFETY: the fixed header, at its unchanged offset from `data`,
-        // lies within the writable area made above.
-        unsafe { write_ipv6_addrs(data.add(n.offset), saddr, daddr) };
+        for (new, at) in [(saddr, SADDR_OFF), (daddr, DADDR_OFF)] {
+            if let Some(new) = new {
+                // SAFETY: the prefix lies within the fixed header (above).
+                unsafe { hdr.add(at).cast::<Ipv6Prefix>().write_unaligned(*new) };
+            }
+        }
         Ok(())
     }
 
@@ -285,7 +307,7 @@ impl SkBuff {
         unsafe {
             let data = (*self.as_ptr()).data;
             let sum = data.add(icmp_offset + 2).cast::<u16>();
-            let diff = csum_diff(&[(&old.saddr, saddr), (&old.daddr, daddr)]);
+            let diff = csum_diff([(&old.saddr, saddr), (&old.daddr, daddr)]);
             bindings::inet_proto_csum_replace_by_diff(sum, self.as_ptr(), diff, false, true);
             write_ipv6_addrs(data.add(quote), saddr, daddr);
         }
@@ -360,19 +382,20 @@ unsafe fn write_ipv6_addrs(hdr: *mut u8, saddr: Option<&In6Addr>, daddr: Option<
 }
 
 /// The checksum difference (a `__wsum`) that replacing each `old` address
-/// with its `new` one (where there is one) makes: the 32-bit ones'
-/// complement sum of the old words complemented and the new ones, as
-/// `inet_proto_csum_replace16` forms it, for both addresses at once. Summed
-/// in 64 bits and folded once, as carry-free additions: one C call instead
-/// of a `csum_partial` per address.
-#[inline]
-fn csum_diff(pairs: &[(&In6Addr, Option<&In6Addr>)]) -> bindings::__wsum {
+/// or prefix with its `new` one (where there is one) makes: the 32-bit
+/// ones' complement sum of the old words complemented and the new ones, as
+/// `inet_proto_csum_replace16` forms it, for both at once. Summed in 64 bits
+/// and folded once, as carry-free additions: one C call instead of a
+/// `csum_partial` per address.
+#[inline(always)]
+fn csum_diff<const N: usize>(pairs: [(&[u8; N], Option<&[u8; N]>); 2]) -> bindings::__wsum {
+    const { assert!(N % 4 == 0) };
     let word =
-        |a: &In6Addr, i: usize| u64::from(u32::from_ne_bytes([a[i], a[i + 1], a[i + 2], a[i + 3]]));
+        |a: &[u8; N], i: usize| u64::from(u32::from_ne_bytes([a[i], a[i + 1], a[i + 2], a[i + 3]]));
     let mut acc: u64 = 0;
     for (old, new) in pairs {
         if let Some(new) = new {
-            for i in (0..16).step_by(4) {
+            for i in (0..N).step_by(4) {
                 acc += (word(old, i) ^ 0xffff_ffff) + word(new, i);
             }
         }
