@@ -51,8 +51,8 @@ kernel::module_param!(pub(crate) FLOW_CAPACITY: u32 = 4096, "flow_capacity", uin
     "Most flows to pool destinations pinned at once in each namespace (default 4096)");
 kernel::module_param!(pub(crate) FLOW_IDLE_S: u32 = 300, "flow_idle_s", uint,
     "Seconds a pinned flow lives without a packet (default 300)");
-kernel::module_param!(pub(crate) MEASURE_CYCLES: bool = false, "measure_cycles", bool,
-    "Count the CPU cycles spent on each translated packet (default off)");
+kernel::module_param!(pub(crate) MEASURE_CYCLES: bool = false, "measure_cycles", bool, writable,
+    "Count the CPU cycles spent on each translated packet (default off; writable at run time)");
 
 static PERNET: Pernet<state::Lin6Net> = Pernet::new();
 static FAMILY: Family<netlink::Lin6Genl> = Family::new();

@@ -269,3 +269,11 @@ lin6_counter() {
   [[ $j =~ \"$2\":([0-9]+) ]] || fail "lin6ctl -j stats in $1 has no $2: $j"
   echo "${BASH_REMATCH[1]}"
 }
+
+# cycles_counting 1|0: lin6.ko's measure_cycles on or off (a parameter
+# writable while the module runs), for the rounds that measure cycles only:
+# reading the cycle counter around every packet slows the others.
+cycles_counting() {
+  local p=/sys/module/lin6/parameters/measure_cycles
+  echo "$1" 2>/dev/null > "$p" || fail "cannot write $p (lin6.ko without a writable measure_cycles?)"
+}

@@ -15,8 +15,8 @@
 # The router knows neither the LIN6 prefix nor the SIR prefix, so a packet of
 # the lin6 or ila contender that arrives was translated.
 # TCP throughput (iperf3) and small-UDP packet rate (iperf3 -u -b 0) are
-# measured in alternating rounds (plain, lin6, ila, plain, ...). Then, if
-# lin6.ko has the parameter measure_cycles, one more LIN6 round with it on
+# measured in alternating rounds (plain, lin6, ila, plain, ...). Then one
+# more LIN6 round with lin6.ko's measure_cycles turned on (through sysfs)
 # gives the mean cycles per translated packet.
 # Prints progress, a table and a last line "BENCH-JSON {...}".
 set -euo pipefail
@@ -43,7 +43,7 @@ done
 
 say() { printf '[bench] %s\n' "$*"; }
 work=$(mktemp -d)
-trap 'cleanup_netns; rm -rf "$work"' EXIT
+trap 'cleanup_netns; rm -rf "$work"; echo 0 > /sys/module/lin6/parameters/measure_cycles || true' EXIT
 
 # --- topology -------------------------------------------------------------
 # The path and all contenders of common.sh (MIPv6's too: every contender of
@@ -82,41 +82,23 @@ run() {
 
 # --- cycles per translated packet ------------------------------------------
 cycles_per_packet=null cycles_packets=0 cycles_note="measurement not enabled"
-cycles_param=/sys/module/lin6/parameters/measure_cycles
 # lin6_sum NAME: NAME's counter summed over mn1 and mn2.
 lin6_sum() { echo $(( $(lin6_counter mn1 "$1") + $(lin6_counter mn2 "$1") )); }
 
 measure_cycles() {
-  local how
-  # root passes `test -w` on a read-only (0444) parameter: look at the mode.
-  if [ -e "$cycles_param" ] && [[ $(stat -c %A "$cycles_param") == -rw* ]] &&
-     echo 1 2>/dev/null > "$cycles_param"; then
-    how=sysfs
-  elif modinfo -p "$LIN6_KO" 2>/dev/null | grep -q '^measure_cycles:'; then
-    # A load-time parameter: reload the module with it, rebuild the hosts.
-    say "reloading lin6.ko with measure_cycles=1"
-    cleanup_netns
-    rmmod lin6 && insmod "$LIN6_KO" measure_cycles=1 || fail "insmod measure_cycles=1 failed"
-    topology
-    how=reload
-  else
-    say "lin6.ko has no measure_cycles parameter: cycles n/a"
-    cycles_note="measurement not enabled: lin6.ko has no measure_cycles parameter"
-    declare -p cycles_note > "$work/cycles.env"
-    return 0
-  fi
+  cycles_counting 1
   local c0 p0 c1 p1
   c0=$(lin6_sum cycles) p0=$(lin6_sum cycles_packets)
   run tcp lin6 cycles
   run udp lin6 cycles
   c1=$(lin6_sum cycles) p1=$(lin6_sum cycles_packets)
+  cycles_counting 0
   # These runs are not part of the throughput figures.
   sed -i '/ cycles /d' "$work/results.tsv"
-  if [ "$how" = sysfs ]; then echo 0 > "$cycles_param"; fi
   if ((p1 > p0 && c1 > c0)); then
     cycles_packets=$((p1 - p0))
     cycles_per_packet=$($PY -c "print($((c1 - c0)) / $cycles_packets)")
-    cycles_note="measure_cycles=1 ($how), one TCP and one UDP LIN6 run, mn1 + mn2"
+    cycles_note="measure_cycles=1, one TCP and one UDP LIN6 run, mn1 + mn2"
     say "cycles per translated packet: $cycles_per_packet over $cycles_packets packets"
   else
     cycles_note="measurement not enabled: measure_cycles=1 left the counters at 0"

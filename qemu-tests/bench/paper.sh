@@ -14,9 +14,9 @@
 #   2. small UDP: iperf3 -u -b 0 at each payload size, alternating (MTU 1500);
 #   3. file: the paper's 53,850,039-byte transfer over TCP (iperf3 -n), in
 #      rounds that alternate the contenders, at each MTU;
-#   4. cycles: lin6.ko reloaded with measure_cycles=1 (so that measuring
-#      does not slow 2 and 3), then lin6's cycles per translated packet for
-#      ICMP echo, for TCP and for 64-byte UDP (the paper's Table 4).
+#   4. cycles: lin6.ko's measure_cycles turned on (through sysfs; off for 2
+#      and 3, which it would slow), then lin6's cycles per translated packet
+#      for ICMP echo, for TCP and for 64-byte UDP (the paper's Table 4).
 # Prints progress, a table and a last line "BENCH-JSON {...}".
 set -euo pipefail
 : "${LIN6_QEMU_TESTS:?run me through qemu-tests/run --exec (scripts/bench paper)}"
@@ -50,7 +50,7 @@ done
 
 say() { printf '[paper] %s\n' "$*"; }
 work=$(mktemp -d)
-trap 'cleanup_netns; rm -rf "$work"' EXIT
+trap 'cleanup_netns; rm -rf "$work"; echo 0 > /sys/module/lin6/parameters/measure_cycles || true' EXIT
 : > "$work/results.tsv"
 
 setup() {
@@ -136,22 +136,12 @@ cycles_of() {
   echo "cycles $kind $((c1 - c0)) $((p1 - p0))" >> "$work/results.tsv"
 }
 cycles() {
-  modinfo -p "$LIN6_KO" 2>/dev/null | grep -q '^measure_cycles:' ||
-    fail "lin6.ko has no measure_cycles parameter"
-  if [ "$(cat /sys/module/lin6/parameters/measure_cycles 2>/dev/null)" = Y ]; then
-    # Loaded so by the caller (the CI smoke run, sparing itself a second
-    # topology); the throughput rounds above were counted too.
-    say "lin6.ko was loaded with measure_cycles=1"
-  else
-    say "reloading lin6.ko with measure_cycles=1 (the hosts are rebuilt)"
-    cleanup_netns
-    rmmod lin6 && insmod "$LIN6_KO" measure_cycles=1 || fail "insmod measure_cycles=1 failed"
-    setup
-  fi
+  cycles_counting 1
   bench_for lin6
   cycles_of icmp in_ns mn1 ping -6 -q -c "$pings" -i 0.01 -s 56 -I "${SRC[lin6]}" "${DST[lin6]}"
   cycles_of tcp iperf3_run lin6 "$work/run.json" -n "$file_bytes"
   cycles_of udp64 iperf3_run lin6 "$work/run.json" -u -b 0 -l 64 -t "$udp_secs"
+  cycles_counting 0
 }
 
 # --- main --------------------------------------------------------------------------

@@ -28,6 +28,15 @@ check "LIN6 ping" in_ns mn1 ping -6 -c 3 -i 0.2 -W 2 "$MN2_LIN6"
 check "cycles were counted for translated packets" test "$(lin6_stat mn1 cycles_packets)" -ge 3
 check "and are not zero" test "$(lin6_stat mn1 cycles)" -gt 0
 echo "cycles per translated packet (TCG): $(( $(lin6_stat mn1 cycles) / $(lin6_stat mn1 cycles_packets) ))"
+# measure_cycles is writable while the module runs (the benchmarks turn it
+# on for their cycle rounds only); the other parameters are not.
+check "measure_cycles is root-writable (0644), max_mappings read-only (0444)" test \
+  "$(stat -c %a /sys/module/lin6/parameters/measure_cycles) $(stat -c %a /sys/module/lin6/parameters/max_mappings)" = "644 444"
+echo 0 > /sys/module/lin6/parameters/measure_cycles
+counted=$(lin6_stat mn1 cycles_packets)
+in_ns mn1 ping -6 -c 2 -i 0.2 -W 2 "$MN2_LIN6" > /dev/null
+check "turned off through sysfs, it counts no more packets" test "$(lin6_stat mn1 cycles_packets)" = "$counted"
+check "and translation went on" test "$(lin6_stat mn1 translated_out)" -ge 5
 
 # Pool flows, in one shell (bash's /dev/udp: no exec per datagram). One
 # socket is a flow: pinned to mn2 across a mapping change, then idle past

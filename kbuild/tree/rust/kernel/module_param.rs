@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Module parameters of the simple kinds (`uint`, `bool`), read-only once
-//! loaded (mode 0444): `insmod lin6.ko max_mappings=8192`.
+//! Module parameters of the simple kinds (`uint`, `bool`), set at load time
+//! (`insmod lin6.ko max_mappings=8192`) and read-only after (mode 0444), or
+//! `writable` (mode 0644) through `/sys/module/NAME/parameters/` too.
 //!
 //! C header: [`include/linux/moduleparam.h`](srctree/include/linux/moduleparam.h)
 
@@ -9,12 +10,15 @@ use crate::bindings;
 use core::cell::UnsafeCell;
 
 /// A parameter's storage: the kernel writes the value given at load time
-/// before the module's `init` runs; afterwards it only changes... never
-/// (mode 0444), so reads need no lock.
+/// before the module's `init` runs; a `writable` one may change later, by
+/// one aligned store of the C `param_set_*` (under `kernel_param_lock`),
+/// which a reader sees whole: reads are volatile, as C's `READ_ONCE`.
 #[repr(transparent)]
 pub struct ParamValue<T: Copy>(UnsafeCell<T>);
 
-// SAFETY: written only by the module loader before `init`, read-only after.
+// SAFETY: written by the module loader before `init`, and for a `writable`
+// parameter by single aligned stores of a `u32` or `bool` from sysfs, which
+// `get`'s volatile loads cannot see torn.
 unsafe impl<T: Copy + Send> Sync for ParamValue<T> {}
 
 impl<T: Copy> ParamValue<T> {
@@ -25,7 +29,8 @@ impl<T: Copy> ParamValue<T> {
 
     /// The value.
     pub fn get(&self) -> T {
-        // SAFETY: see the `Sync` impl: no writer runs once the module runs.
+        // SAFETY: see the `Sync` impl: the storage is valid and aligned, and
+        // any writer stores whole values.
         unsafe { core::ptr::read_volatile(self.0.get()) }
     }
 
@@ -53,16 +58,27 @@ pub const fn modinfo<const N: usize>(s: &[u8]) -> [u8; N] {
     a
 }
 
-/// Declares a read-only module parameter and the static that holds it.
+/// Declares a module parameter and the static that holds it: read-only
+/// once loaded, or `writable` by root through sysfs while the module runs.
 ///
 /// ```ignore
 /// kernel::module_param!(pub(crate) MAX_MAPPINGS: u32 = 4096, "max_mappings", uint,
 ///                       "Most mappings per namespace");
+/// kernel::module_param!(pub(crate) VERBOSE: bool = false, "verbose", bool, writable,
+///                       "Log every change");
 /// ```
 /// `$kind` is `uint` (for `u32`) or `bool` (for `bool`).
 #[macro_export]
 macro_rules! module_param {
     ($vis:vis $storage:ident : $ty:ty = $default:expr, $name:literal, $kind:ident, $desc:literal) => {
+        $crate::module_param!(@perm 0o444, $vis $storage: $ty = $default, $name, $kind, $desc);
+    };
+    ($vis:vis $storage:ident : $ty:ty = $default:expr, $name:literal, $kind:ident, writable,
+     $desc:literal) => {
+        $crate::module_param!(@perm 0o644, $vis $storage: $ty = $default, $name, $kind, $desc);
+    };
+    (@perm $perm:literal, $vis:vis $storage:ident : $ty:ty = $default:expr, $name:literal,
+     $kind:ident, $desc:literal) => {
         $vis static $storage: $crate::module_param::ParamValue<$ty> =
             $crate::module_param::ParamValue::new($default);
 
@@ -80,7 +96,7 @@ macro_rules! module_param {
                     mod_: unsafe { __this_module.get() },
                     // SAFETY: only the address of the C ops is taken.
                     ops: unsafe { ::core::ptr::addr_of!($crate::__param_ops!($kind)) },
-                    perm: 0o444,
+                    perm: $perm,
                     level: -1,
                     flags: 0,
                     __bindgen_anon_1: $crate::bindings::kernel_param__bindgen_ty_1 {
