@@ -43,20 +43,21 @@ def median_ci95(values, resamples=2000):
     return [meds[int(0.025 * resamples)], meds[int(0.975 * resamples) - 1]]
 
 
-def goal_verdict(pairs):
-    """Decides the TCP goal from the per-round paired ratios, not from one
-    ratio of medians: under TCG a contender's rounds spread by 50 % and
-    more, so a single figure says little. Met when the whole 95 % interval
-    of the paired median is at or above GOAL, not met when it is all
-    below, otherwise undecided (more rounds narrow it)."""
+def goal_verdict(pairs, threshold=GOAL):
+    """Decides a ratio goal (the TCP goal's by default) from the per-round
+    paired ratios, not from one ratio of medians: under TCG a contender's
+    rounds spread by 50 % and more, so a single figure says little. Met
+    when the whole 95 % interval of the paired median is at or above
+    `threshold`, not met when it is all below, otherwise undecided (more
+    rounds narrow it)."""
     if not pairs:
         return {"met": None, "decided": False}
     med = statistics.median(pairs)
     ci = median_ci95(pairs)
     if ci is None:
-        return {"met": med >= GOAL, "decided": False, "paired_median": med, "ci95": None}
-    decided = ci[0] >= GOAL or ci[1] < GOAL
-    return {"met": ci[0] >= GOAL if decided else None, "decided": decided,
+        return {"met": med >= threshold, "decided": False, "paired_median": med, "ci95": None}
+    decided = ci[0] >= threshold or ci[1] < threshold
+    return {"met": ci[0] >= threshold if decided else None, "decided": decided,
             "paired_median": med, "ci95": ci, "rounds": len(pairs)}
 
 
