@@ -16,8 +16,9 @@ ls_topology 2 1 2
 ls_user 1 1 normal
 ls_user 2 1 normal
 ls_start
-# 5 MB at 800 kbit/s: a stream of ~52 s, which must still be running when
-# LS 1 dies and through the failover. The network paces it (an HTB class
+# 5 MB at 1.1 Mbit/s: a stream of ~38 s, which must still be running when
+# LS 1 dies and through the failover (~8 s), and in CI's runs lasts through
+# the restart and the sync too (~30 s after it starts). The network paces it (an HTB class
 # on rt's port to user 1): curl's --limit-rate 100k did not, in the guest
 # it fetched the 5 MB in 2.8 s by its own timing.
 LS_MEDIA_MB=5 ls_media
@@ -35,7 +36,7 @@ check "user 1 reaches the pool" ls_resolve 1
 check "and is served by site 1" ls_site_is 1 1
 tc -n rt -b - <<EOF
 qdisc add dev rt-u1 root handle 1: htb default 1
-class add dev rt-u1 parent 1: classid 1:1 htb rate 800kbit
+class add dev rt-u1 parent 1: classid 1:1 htb rate 1100kbit
 EOF
 # The stream's end time (bash's clock, no exec) and curl's own figures, so
 # that "still running at the failover" is read from when it ended.
