@@ -262,12 +262,8 @@ impl SkBuff {
             }
         }
 
-        for (new, at) in [(saddr, SADDR_OFF), (daddr, DADDR_OFF)] {
-            if let Some(new) = new {
-                // SAFETY: the prefix lies within the fixed header (above).
-                unsafe { hdr.add(at).cast::<Ipv6Prefix>().write_unaligned(*new) };
-            }
-        }
+        // SAFETY: the fixed header lies within the writable area (above).
+        unsafe { write_ipv6_addrs(hdr, saddr, daddr) };
         Ok(())
     }
 
@@ -365,18 +361,24 @@ impl Network {
     }
 }
 
-/// Writes the given addresses into the IPv6 header at `hdr`.
+/// Writes the given addresses, or their first `N` bytes (a prefix), into
+/// the IPv6 header at `hdr`.
 ///
 /// # Safety
 ///
 /// The 40 bytes from `hdr` are writable by the caller.
-#[inline]
-unsafe fn write_ipv6_addrs(hdr: *mut u8, saddr: Option<&In6Addr>, daddr: Option<&In6Addr>) {
+#[inline(always)]
+unsafe fn write_ipv6_addrs<const N: usize>(
+    hdr: *mut u8,
+    saddr: Option<&[u8; N]>,
+    daddr: Option<&[u8; N]>,
+) {
+    const { assert!(N <= 16) };
     for (new, at) in [(saddr, SADDR_OFF), (daddr, DADDR_OFF)] {
         if let Some(new) = new {
             // SAFETY: both address fields end within the header's 40 bytes,
             // which the caller vouches for.
-            unsafe { ptr::copy_nonoverlapping(new.as_ptr(), hdr.add(at), 16) };
+            unsafe { ptr::copy_nonoverlapping(new.as_ptr(), hdr.add(at), N) };
         }
     }
 }
