@@ -273,7 +273,8 @@ lin6_counter() {
 # cycles_counting 1|0: lin6.ko's measure_cycles on or off (a parameter
 # writable while the module runs), for the rounds that measure cycles only:
 # reading the cycle counter around every packet slows the others.
+MEASURE_CYCLES_PARAM=/sys/module/lin6/parameters/measure_cycles
 cycles_counting() {
-  local p=/sys/module/lin6/parameters/measure_cycles
-  echo "$1" 2>/dev/null > "$p" || fail "cannot write $p (lin6.ko without a writable measure_cycles?)"
+  echo "$1" 2>/dev/null > "$MEASURE_CYCLES_PARAM" ||
+    fail "cannot write $MEASURE_CYCLES_PARAM (lin6.ko without a writable measure_cycles?)"
 }

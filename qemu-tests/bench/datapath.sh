@@ -43,7 +43,7 @@ done
 
 say() { printf '[bench] %s\n' "$*"; }
 work=$(mktemp -d)
-trap 'cleanup_netns; rm -rf "$work"; echo 0 > /sys/module/lin6/parameters/measure_cycles || true' EXIT
+trap 'cleanup_netns; rm -rf "$work"; echo 0 > "$MEASURE_CYCLES_PARAM" || true' EXIT
 
 # --- topology -------------------------------------------------------------
 # The path and all contenders of common.sh (MIPv6's too: every contender of

@@ -50,7 +50,7 @@ done
 
 say() { printf '[paper] %s\n' "$*"; }
 work=$(mktemp -d)
-trap 'cleanup_netns; rm -rf "$work"; echo 0 > /sys/module/lin6/parameters/measure_cycles || true' EXIT
+trap 'cleanup_netns; rm -rf "$work"; echo 0 > "$MEASURE_CYCLES_PARAM" || true' EXIT
 : > "$work/results.tsv"
 
 setup() {
