@@ -238,32 +238,62 @@ impl SkBuff {
         let data = unsafe { (*self.as_ptr()).data };
         // SAFETY: the fixed header lies at its offset within that area.
         let hdr = unsafe { data.add(n.offset) };
+        // Each prefix as one native-endian word: the ones' complement sum
+        // is the same over 64-bit words as over 16-bit ones, so the
+        // checksum difference is two additions per prefix.
+        let word = |p: &Ipv6Prefix| u64::from_ne_bytes(*p);
         // SAFETY: both prefixes lie within the fixed header (above).
         let (old_s, old_d) = unsafe {
             (
-                hdr.add(SADDR_OFF).cast::<Ipv6Prefix>().read_unaligned(),
-                hdr.add(DADDR_OFF).cast::<Ipv6Prefix>().read_unaligned(),
+                hdr.add(SADDR_OFF).cast::<u64>().read_unaligned(),
+                hdr.add(DADDR_OFF).cast::<u64>().read_unaligned(),
             )
         };
 
         if let Some((off, udp)) = csum_at {
+            let mut diff: u64 = 0;
+            if let Some(new) = saddr {
+                diff = csum_add64(csum_add64(diff, !old_s), word(new));
+            }
+            if let Some(new) = daddr {
+                diff = csum_add64(csum_add64(diff, !old_d), word(new));
+            }
+            let diff = csum_add32(diff as u32, (diff >> 32) as u32);
             let partial = self.checksum_partial();
             // SAFETY: the checksum field's 2 bytes end at `writable`.
-            unsafe {
-                let sum = data.add(off).cast::<u16>();
+            let sum = unsafe { data.add(off).cast::<u16>() };
+            // SAFETY: as above.
+            let old = unsafe { sum.read_unaligned() };
+            // As `inet_proto_csum_replace_by_diff` with a pseudo-header
+            // change, inline: a packet whose checksum the device finishes
+            // holds the pseudo-header's sum, not yet complemented; any
+            // other holds the complemented checksum. `skb->csum` of a
+            // CHECKSUM_COMPLETE packet stays valid: it covers the IPv6
+            // header too, and the field's change cancels the addresses'.
+            let new = if partial {
+                !csum_fold(csum_add32(diff, u32::from(old)))
+            } else if udp && old == 0 {
                 // UDP's zero means "no checksum": leave it so.
-                if !(udp && sum.read_unaligned() == 0 && !partial) {
-                    let diff = csum_diff([(&old_s, saddr), (&old_d, daddr)]);
-                    bindings::inet_proto_csum_replace_by_diff(sum, self.as_ptr(), diff, true, true);
-                    if udp && sum.read_unaligned() == 0 && !partial {
-                        sum.write_unaligned(CSUM_MANGLED_0);
-                    }
+                0
+            } else {
+                match csum_fold(csum_add32(diff, !u32::from(old))) {
+                    0 if udp => CSUM_MANGLED_0,
+                    v => v,
                 }
-            }
+            };
+            // SAFETY: as above.
+            unsafe { sum.write_unaligned(new) };
         }
 
         // SAFETY: the fixed header lies within the writable area (above).
-        unsafe { write_ipv6_addrs(hdr, saddr, daddr) };
+        unsafe {
+            if let Some(new) = saddr {
+                hdr.add(SADDR_OFF).cast::<u64>().write_unaligned(word(new));
+            }
+            if let Some(new) = daddr {
+                hdr.add(DADDR_OFF).cast::<u64>().write_unaligned(word(new));
+            }
+        }
         Ok(())
     }
 
@@ -405,6 +435,28 @@ fn csum_diff<const N: usize>(pairs: [(&[u8; N], Option<&[u8; N]>); 2]) -> bindin
     acc = (acc & 0xffff_ffff) + (acc >> 32);
     acc = (acc & 0xffff_ffff) + (acc >> 32);
     acc as bindings::__wsum
+}
+
+/// Ones' complement addition of 64-bit words (the carry wraps around).
+#[inline(always)]
+fn csum_add64(a: u64, b: u64) -> u64 {
+    let (sum, carry) = a.overflowing_add(b);
+    sum.wrapping_add(u64::from(carry))
+}
+
+/// Ones' complement addition of 32-bit words: the C `csum_add`.
+#[inline(always)]
+fn csum_add32(a: u32, b: u32) -> u32 {
+    let (sum, carry) = a.overflowing_add(b);
+    sum.wrapping_add(u32::from(carry))
+}
+
+/// A 32-bit sum folded to 16 bits and complemented: the C `csum_fold`.
+#[inline(always)]
+fn csum_fold(sum: u32) -> u16 {
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = (sum & 0xffff) + (sum >> 16);
+    !(sum as u16)
 }
 
 /// A socket buffer we own: freed when dropped, unless handed on.
