@@ -270,11 +270,42 @@ lin6_counter() {
   echo "${BASH_REMATCH[1]}"
 }
 
+# The clock the benchmark runs by (scripts/bench --clock, passed in as
+# LIN6_BENCH_CLOCK): "host" (QEMU's clock follows the host's: figures move
+# with the host's load) or "icount" (QEMU counts the guest's instructions
+# and its clock, the TSC too, advances 2^LIN6_ICOUNT_SHIFT ns per
+# instruction: a second is a fixed amount of work, whatever the host does;
+# the vCPUs take turns, so together they retire one instruction per tick).
+BENCH_CLOCK=${LIN6_BENCH_CLOCK:-host}
+ICOUNT_SHIFT=${LIN6_ICOUNT_SHIFT:-0}
+
 # cycles_counting 1|0: lin6.ko's measure_cycles on or off (a parameter
 # writable while the module runs), for the rounds that measure cycles only:
-# reading the cycle counter around every packet slows the others.
+# reading the cycle counter around every packet slows the others. Under
+# icount the other vCPUs go offline meanwhile: they take turns with this
+# one, and a turn taken inside a measured span would add its instructions.
 MEASURE_CYCLES_PARAM=/sys/module/lin6/parameters/measure_cycles
 cycles_counting() {
+  local cpu
+  if [ "$BENCH_CLOCK" = icount ]; then
+    for cpu in /sys/devices/system/cpu/cpu[1-9]*/online; do
+      [ -e "$cpu" ] || continue
+      echo $((1 - $1)) > "$cpu" || fail "cannot set $cpu to $((1 - $1))"
+    done
+    IPERF3_AFFINITY=()
+    [ "$1" = 0 ] && [ "$(nproc)" -ge 2 ] && IPERF3_AFFINITY=(-A 0,1)
+  fi
   echo "$1" 2>/dev/null > "$MEASURE_CYCLES_PARAM" ||
     fail "cannot write $MEASURE_CYCLES_PARAM (lin6.ko without a writable measure_cycles?)"
+}
+
+# clock_json: the clock as a JSON object for the result; under icount
+# `ticks_per_instruction` turns the cycles lin6.ko counts (TSC ticks) into
+# the guest instructions they stand for.
+clock_json() {
+  if [ "$BENCH_CLOCK" = icount ]; then
+    printf '{"mode":"icount","icount_shift":%s,"ticks_per_instruction":%s}' "$ICOUNT_SHIFT" $((1 << ICOUNT_SHIFT))
+  else
+    printf '{"mode":"host"}'
+  fi
 }

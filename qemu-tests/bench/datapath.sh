@@ -108,6 +108,7 @@ measure_cycles() {
 }
 
 # --- main -------------------------------------------------------------------
+say "clock: $(clock_json)"
 say "kernel $(uname -r), $(nproc) CPU(s), iperf3 $(iperf3 --version | awk 'NR==1{print $2}')"
 say "topology: mn1 -- rt -- mn2; contenders plain, lin6, ila"
 topology
@@ -137,6 +138,6 @@ cat > "$work/meta.json" <<EOF
  "runs":$runs,"tcp_seconds":$tcp_secs,"udp_seconds":$udp_secs,"udp_len":$udp_len,
  "order":"alternating rounds: plain, lin6, ila",
  "cycles_per_packet":$cycles_per_packet,"cycles_packets":$cycles_packets,
- "cycles_note":"$cycles_note"}
+ "cycles_note":"$cycles_note","clock":$(clock_json)}
 EOF
 $PY "$here/summarize.py" "$work/results.tsv" "$work/meta.json"

@@ -146,6 +146,7 @@ cycles() {
 
 # --- main --------------------------------------------------------------------------
 t0=$SECONDS
+say "clock: $(clock_json)"
 say "kernel $(uname -r), $(nproc) CPU(s), iperf3 $(iperf3 --version | awk 'NR==1{print $2}')"
 say "contenders: ${ALL_CONTENDERS[*]}; file $file_bytes bytes x $runs runs at MTU ${mtus// /, }; UDP ${udp_sizes// /, } B x $udp_runs runs of $udp_secs s"
 setup
@@ -173,6 +174,7 @@ say "all took $((SECONDS - t0)) s"
     "$quick" "$runs" "$file_bytes" "$PAPER_FILE_BYTES" "${mtus// /,}"
   printf ' "udp_sizes":[%s],"udp_seconds":%s,"udp_runs":%s,"pings":%s,"guest_seconds":%s,\n' \
     "${udp_sizes// /,}" "$udp_secs" "$udp_runs" "$pings" "$((SECONDS - t0))"
+  printf ' "clock":%s,\n' "$(clock_json)"
   printf ' "contenders":["%s"],\n' "$(IFS=,; echo "${ALL_CONTENDERS[*]}" | sed 's/,/","/g')"
   printf ' "addresses":{'
   sep=

@@ -182,6 +182,11 @@ def main():
             cyc, pk = int(r[2]), int(r[3])
             out["cycles"][r[1]] = {"cycles": cyc, "packets": pk,
                                    "per_packet": cyc / pk if pk else None}
+            # Under icount the TSC ticks a fixed number of times per guest
+            # instruction: the cycles are an instruction count.
+            tpi = (meta.get("clock") or {}).get("ticks_per_instruction")
+            if tpi and pk:
+                out["cycles"][r[1]]["instructions_per_packet"] = cyc / pk / tpi
 
     # Goals (issue 6 §4); handover is added on the host (scripts/bench).
     goals = {}
@@ -251,7 +256,9 @@ def main():
     print_table(hdr, contenders, out["udp"], "  {}-byte payload", "%.0f", "ratio_to_plain")
     print("\nLIN6 cycles per translated packet (paper, Athlon 1 GHz: ICMP 23163, TCP 18774):")
     for k, v in out["cycles"].items():
-        print(f"  {k:8} {v['per_packet']:.0f} over {v['packets']} packets")
+        insns = v.get("instructions_per_packet")
+        more = f": {insns:.0f} guest instructions (icount)" if insns is not None else ""
+        print(f"  {k:8} {v['per_packet']:.0f} over {v['packets']} packets{more}")
     for k, g in goals.items():
         verdict = "n/a" if g["met"] is None else ("met" if g["met"] else "NOT met")
         if "ci95" in g and not g["ci95"]:

@@ -139,6 +139,10 @@ def main():
         cyc_txt = "n/a (%s)" % meta.get("cycles_note", "measurement not enabled")
     else:
         cyc_txt = "%.0f (over %d packets)" % (cyc, meta.get("cycles_packets", 0))
+        tpi = (meta.get("clock") or {}).get("ticks_per_instruction")
+        if tpi:
+            out["instructions_per_packet"] = cyc / tpi
+            cyc_txt += ": %.0f guest instructions (icount, %d ticks each)" % (cyc / tpi, tpi)
     print("LIN6 mean cycles per translated packet: " + cyc_txt)
     g = out["goal"]
     if g.get("ci95"):
