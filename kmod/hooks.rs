@@ -36,13 +36,13 @@ fn is_nd_or_mld(skb: &SkBuff, nexthdr: u8) -> bool {
 }
 
 /// Where the ICMPv6 error message starts, if the packet is one right behind
-/// the fixed header (as the stack sends them).
+/// its fixed header `hdr` (as the stack sends them).
 #[inline]
-fn icmp6_error_at(skb: &SkBuff, nexthdr: u8) -> Option<usize> {
-    if nexthdr != proto::ICMPV6 {
+fn icmp6_error_at(skb: &SkBuff, hdr: &Ipv6Header) -> Option<usize> {
+    if hdr.nexthdr != proto::ICMPV6 {
         return None;
     }
-    let at = skb.network_offset() + IPV6_HDR_LEN;
+    let at = hdr.offset + IPV6_HDR_LEN;
     let mut ty = [0u8; 1];
     skb.copy_bits(at, &mut ty).ok()?;
     // Types below 128 are errors, which quote the packet they are about.
@@ -75,11 +75,15 @@ fn rewrite_quoted(
     }
 }
 
-/// Puts the packet's addresses under the prefixes `src` and `dst` (their
-/// Node IDs stay); a packet too short to rewrite is dropped.
-fn rewrite(ns: &Lin6Net, skb: &mut SkBuff, src: Prefix, dst: Prefix) -> bool {
+/// Puts the addresses of the packet whose fixed header is `hdr` under the
+/// prefixes `src` and `dst` (their Node IDs stay); a packet too short to
+/// rewrite is dropped.
+fn rewrite(ns: &Lin6Net, skb: &mut SkBuff, hdr: &Ipv6Header, src: Prefix, dst: Prefix) -> bool {
     let (src, dst) = (src.0.to_be_bytes(), dst.0.to_be_bytes());
-    if skb.rewrite_ipv6_prefixes(Some(&src), Some(&dst)).is_ok() {
+    if skb
+        .rewrite_ipv6_prefixes(hdr, Some(&src), Some(&dst))
+        .is_ok()
+    {
         true
     } else {
         ns.stats.inc(Counter::DropMalformed);
@@ -127,14 +131,10 @@ impl Ipv6HookFn for OutHook {
 /// The output rules applied to one packet; says whether it was translated.
 fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict, bool) {
     let net = state.net();
-    let Some(Ipv6Header {
-        saddr,
-        daddr,
-        nexthdr,
-    }) = skb.ipv6_header()
-    else {
+    let Some(hdr) = skb.ipv6_header() else {
         return (Verdict::Accept, false);
     };
+    let Ipv6Header { saddr, daddr, .. } = hdr;
     let guard = rcu::read_lock();
     let node = ns.node.get(&guard);
     let Some(me) = node.id else {
@@ -163,7 +163,7 @@ fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict
                 pool: true,
             } => {
                 let peer = NodeId::of(&daddr);
-                let packet = flows::classify(&skb, me, peer, icmp6_error_at(&skb, nexthdr));
+                let packet = flows::classify(&skb, me, peer, icmp6_error_at(&skb, &hdr));
                 match ns.pinned_prefix(&packet, Some(dst)) {
                     Some(p) => (src, p, (p == dst).then_some(route)),
                     None => (src, dst, Some(route)),
@@ -172,7 +172,7 @@ fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict
             Out::Miss { src, peer } => {
                 // A pool's mapping may expire or go while its flows run: a
                 // pinned flow goes on to its prefix; anything else waits.
-                let packet = flows::classify(&skb, me, peer, icmp6_error_at(&skb, nexthdr));
+                let packet = flows::classify(&skb, me, peer, icmp6_error_at(&skb, &hdr));
                 if let Some(p) = ns.pinned_prefix(&packet, None) {
                     (src, p, None)
                 } else {
@@ -190,7 +190,7 @@ fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict
                 }
             }
         };
-    if let Some(at) = icmp6_error_at(&skb, nexthdr) {
+    if let Some(at) = icmp6_error_at(&skb, &hdr) {
         let peer = NodeId::of(&daddr);
         let rule = |s: &In6, d: &In6| {
             let (qs, qd) = xlat::quoted_output(node, ns.locator(), table, now_secs(), s, d);
@@ -203,7 +203,7 @@ fn output(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict
             return (Verdict::Drop, false);
         }
     }
-    if !rewrite(ns, &mut skb, src, dst) {
+    if !rewrite(ns, &mut skb, &hdr, src, dst) {
         return (Verdict::Drop, false);
     }
     // The route was chosen for the LIN6 destination: find the one to the
@@ -234,14 +234,10 @@ impl Ipv6HookFn for InHook {
 /// The input rules applied to one packet; says whether it was translated.
 fn input(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict, bool) {
     let net = state.net();
-    let Some(Ipv6Header {
-        saddr,
-        daddr,
-        nexthdr,
-    }) = skb.ipv6_header()
-    else {
+    let Some(hdr) = skb.ipv6_header() else {
         return (Verdict::Accept, false);
     };
+    let Ipv6Header { saddr, daddr, .. } = hdr;
     let guard = rcu::read_lock();
     let node = ns.node.get(&guard);
     if node.id.is_none() {
@@ -251,7 +247,7 @@ fn input(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict,
         // An error from a plain node (a router's Packet Too Big, say) about
         // a LIN6 packet we sent: the outer packet is plain, the quote LIN6.
         In::Pass if node.is_own_locator(&daddr) => {
-            if let Some(at) = icmp6_error_at(&skb, nexthdr) {
+            if let Some(at) = icmp6_error_at(&skb, &hdr) {
                 let rule = |s: &In6, d: &In6| xlat::quoted_input(node, s, d);
                 if !rewrite_quoted(ns, &mut skb, at, rule) {
                     return (Verdict::Drop, false);
@@ -261,16 +257,16 @@ fn input(ns: &Lin6Net, mut skb: HookSkb<'_>, state: &HookState<'_>) -> (Verdict,
         }
         In::Pass => (Verdict::Accept, false),
         In::Translate { src, dst, check } => {
-            if is_nd_or_mld(&skb, nexthdr) {
+            if is_nd_or_mld(&skb, hdr.nexthdr) {
                 return (Verdict::Accept, false);
             }
-            if let Some(at) = icmp6_error_at(&skb, nexthdr) {
+            if let Some(at) = icmp6_error_at(&skb, &hdr) {
                 let rule = |s: &In6, d: &In6| xlat::quoted_input(node, s, d);
                 if !rewrite_quoted(ns, &mut skb, at, rule) {
                     return (Verdict::Drop, false);
                 }
             }
-            if !rewrite(ns, &mut skb, src, dst) {
+            if !rewrite(ns, &mut skb, &hdr, src, dst) {
                 return (Verdict::Drop, false);
             }
             if let Some((peer, reason)) = check {

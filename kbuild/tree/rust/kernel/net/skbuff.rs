@@ -54,6 +54,10 @@ const CSUM_MANGLED_0: u16 = 0xffff;
 /// The fixed IPv6 header fields a translator reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ipv6Header {
+    /// Where the header starts, from `skb->data`: what
+    /// [`SkBuff::rewrite_ipv6_prefixes`] takes, so that a hook finds the
+    /// network header once per packet.
+    pub offset: usize,
     /// The next header after the fixed header.
     pub nexthdr: u8,
     /// Source address.
@@ -159,6 +163,11 @@ impl SkBuff {
                 });
             }
         }
+        self.transport_behind_extensions()
+    }
+
+    /// The upper-layer header found by walking the extension headers.
+    fn transport_behind_extensions(&self) -> Option<Transport> {
         let mut offset: u32 = 0;
         let mut fragoff: u16 = 0;
         let mut flags: i32 = 0;
@@ -196,6 +205,25 @@ impl SkBuff {
         to_result(unsafe { bindings::skb_ensure_writable(self.as_ptr(), len) })
     }
 
+    /// [`Self::ensure_writable`] without the C call for what most packets
+    /// are: a buffer that is no clone, whose first `len` bytes are linear.
+    #[inline(always)]
+    fn make_writable(&mut self, len: usize) -> Result {
+        // SAFETY: `self` is a valid skb; `len`, `data_len` and the `cloned`
+        // bit are plain fields (`data_len` never exceeds `len`).
+        let (linear, cloned) = unsafe {
+            let skb = &*self.as_ptr();
+            (
+                skb.len.wrapping_sub(skb.data_len) as usize,
+                skb.cloned() != 0,
+            )
+        };
+        if !cloned && linear >= len {
+            return Ok(());
+        }
+        self.ensure_writable(len)
+    }
+
     /// Rewrites the /64 prefix of the IPv6 source and/or destination
     /// address, keeping their interface identifiers, as an identifier/locator
     /// translator does (LIN6's Node IDs, ILA's identifiers); adjusts the TCP,
@@ -204,40 +232,45 @@ impl SkBuff {
     /// Only the prefixes enter the checksum difference and only they are
     /// written: half the work of replacing whole addresses. Later fragments
     /// carry no transport header and only get the prefixes.
+    ///
+    /// `hdr` is the packet's own fixed header as [`Self::ipv6_header`] read
+    /// it (not a quoted one): its offset and next header spare finding them
+    /// again.
     pub fn rewrite_ipv6_prefixes(
         &mut self,
+        hdr: &Ipv6Header,
         saddr: Option<&Ipv6Prefix>,
         daddr: Option<&Ipv6Prefix>,
     ) -> Result {
-        let n = self.network().ok_or(EINVAL)?;
-        if n.linear < IPV6_HDR_LEN {
-            return Err(EINVAL);
-        }
-        let csum_at = match self.transport_behind(n) {
-            Some(t) if !t.later_fragment => match t.proto {
-                proto::TCP => Some((t.offset + 16, false)),
-                proto::UDP => Some((t.offset + 6, true)),
-                proto::ICMPV6 => Some((t.offset + 2, false)),
+        let behind = hdr.offset.checked_add(IPV6_HDR_LEN).ok_or(EINVAL)?;
+        let csum_at = match hdr.nexthdr {
+            // Most packets: the transport right behind the fixed header
+            // (and so no fragment header before it).
+            proto::TCP => Some((behind + 16, false)),
+            proto::UDP => Some((behind + 6, true)),
+            proto::ICMPV6 => Some((behind + 2, false)),
+            _ => match self.transport_behind_extensions() {
+                Some(t) if !t.later_fragment => match t.proto {
+                    proto::TCP => Some((t.offset + 16, false)),
+                    proto::UDP => Some((t.offset + 6, true)),
+                    proto::ICMPV6 => Some((t.offset + 2, false)),
+                    _ => None,
+                },
                 _ => None,
             },
-            _ => None,
         };
-        let writable = match csum_at {
-            Some((off, _)) => off + 2,
-            None => n.offset + IPV6_HDR_LEN,
-        };
-        if (self.len() as usize) < writable {
-            // A transport header cut short: nothing safe to rewrite.
-            return Err(EINVAL);
-        }
-        self.ensure_writable(writable)?;
+        // The fixed header, and the transport header as far as its checksum
+        // field; a transport header cut short fails here, before anything
+        // was written.
+        let writable = csum_at.map_or(behind, |(off, _)| off + 2);
+        self.make_writable(writable)?;
         // SAFETY: `self` is a valid skb; `data` is a plain pointer field.
-        // `ensure_writable` may have moved the data, not the offsets, and
+        // `make_writable` may have moved the data, not the offsets, and
         // made the first `writable` bytes, the fixed header among them,
         // linear and private to us.
         let data = unsafe { (*self.as_ptr()).data };
         // SAFETY: the fixed header lies at its offset within that area.
-        let hdr = unsafe { data.add(n.offset) };
+        let hdr = unsafe { data.add(hdr.offset) };
         // Each prefix as one native-endian word: the ones' complement sum
         // is the same over 64-bit words as over 16-bit ones, so the
         // checksum difference is two additions per prefix.
@@ -304,6 +337,7 @@ impl SkBuff {
         let mut h = [0u8; IPV6_HDR_LEN];
         self.copy_bits(icmp_offset + ICMP6_HDR_LEN, &mut h).ok()?;
         let mut hdr = Ipv6Header {
+            offset: icmp_offset + ICMP6_HDR_LEN,
             nexthdr: h[6],
             saddr: [0; 16],
             daddr: [0; 16],
@@ -376,6 +410,7 @@ impl Network {
             return None;
         }
         let mut h = Ipv6Header {
+            offset: self.offset,
             nexthdr: 0,
             saddr: [0; 16],
             daddr: [0; 16],
