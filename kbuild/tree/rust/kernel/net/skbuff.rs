@@ -242,7 +242,12 @@ impl SkBuff {
         saddr: Option<&Ipv6Prefix>,
         daddr: Option<&Ipv6Prefix>,
     ) -> Result {
-        let behind = hdr.offset.checked_add(IPV6_HDR_LEN).ok_or(EINVAL)?;
+        // A network header lies within an skb's first 64 KiB, which keeps
+        // the offsets below from overflowing whatever the caller passed.
+        if hdr.offset > usize::from(u16::MAX) {
+            return Err(EINVAL);
+        }
+        let behind = hdr.offset + IPV6_HDR_LEN;
         let csum_at = match hdr.nexthdr {
             // Most packets: the transport right behind the fixed header
             // (and so no fragment header before it).
