@@ -275,7 +275,8 @@ lin6_counter() {
 # with the host's load) or "icount" (QEMU counts the guest's instructions
 # and its clock, the TSC too, advances 2^LIN6_ICOUNT_SHIFT ns per
 # instruction: a second is a fixed amount of work, whatever the host does;
-# the vCPUs take turns, so together they retire one instruction per tick).
+# the vCPUs take turns, so together they retire one instruction per
+# 2^LIN6_ICOUNT_SHIFT ns).
 BENCH_CLOCK=${LIN6_BENCH_CLOCK:-host}
 ICOUNT_SHIFT=${LIN6_ICOUNT_SHIFT:-0}
 
