@@ -113,13 +113,6 @@ impl SkBuff {
         self.len() == 0
     }
 
-    /// Offset of the network header from `skb->data` (0 if it lies before
-    /// it, which no IPv6 hook sees).
-    #[inline]
-    pub fn network_offset(&self) -> usize {
-        self.network().map_or(0, |n| n.offset)
-    }
-
     /// The network header, where the IPv6 hooks find it: at or after
     /// `skb->data`. One C call, which the per-packet paths make once.
     #[inline]
